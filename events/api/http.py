@@ -1,0 +1,105 @@
+"""Plain-Django HTTP helpers for the compatible API families (kSense, Barchart, Jitsu).
+
+These endpoints skip DRF on purpose: ingest is the hot path. Each family wraps its views
+with `api_view(render_error=...)`, which turns DomainErrors, database outages and stray
+exceptions into that family's JSON error format, so no input can produce an HTML 500.
+"""
+
+import functools
+import logging
+from collections.abc import Callable
+
+import orjson
+from django.conf import settings
+from django.db import DataError, DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from eventsite.lib.errors import (
+    DomainError,
+    InvalidInput,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+)
+from eventsite.lib.jsonbody import decode_body, parse_json
+
+logger = logging.getLogger(__name__)
+ErrorRenderer = Callable[[DomainError], object]
+
+
+def json_response(data, *, status: int = 200, headers: dict | None = None) -> HttpResponse:
+    # Exactly `application/json`: the Barchart client rejects a charset parameter.
+    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def error_response(error: DomainError, render_error: ErrorRenderer) -> HttpResponse:
+    headers = {}
+    if isinstance(error, (ServiceUnavailable, TooManyRequests)):
+        headers["Retry-After"] = str(error.retry_after)
+    return json_response(render_error(error), status=error.status_code, headers=headers)
+
+
+def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer):
+    """Method check, CSRF exemption and error rendering for a compatible-API view."""
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            try:
+                if request.method not in methods:
+                    error = MethodNotAllowed(f"{request.method} is not allowed here; use {' or '.join(methods)}")
+                    response = error_response(error, render_error)
+                    response["Allow"] = ", ".join(methods)
+                    return response
+                return view(request, *args, **kwargs)
+            except DomainError as error:
+                return error_response(error, render_error)
+            except (OperationalError, InterfaceError):
+                logger.warning("database unavailable during %s %s", request.method, request.path)
+                return error_response(ServiceUnavailable("The database is unavailable; retry shortly"), render_error)
+            except DataError:
+                logger.exception("value rejected by the database on %s", request.path)
+                return error_response(InvalidInput("A value in the request cannot be stored"), render_error)
+            except DatabaseError:
+                logger.exception("database error on %s", request.path)
+                return error_response(ServiceUnavailable("The database failed; retry shortly"), render_error)
+
+        return wrapper
+
+    return decorator
+
+
+def read_body(request: HttpRequest, *, max_bytes: int | None = None) -> bytes:
+    """The raw request body, refusing (413) before reading more than the limit."""
+    limit = max_bytes or settings.INGEST_MAX_BODY_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        declared_length = int(declared)
+    except ValueError:
+        raise InvalidInput("Content-Length is not a number") from None
+    if declared_length > limit:
+        raise PayloadTooLarge(f"The body is {declared_length} bytes; the limit is {limit}")
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The body exceeds {limit} bytes")
+    return raw
+
+
+def read_json(request: HttpRequest, *, allowed_types: frozenset[str] | None = None):
+    """Read, decompress and strictly parse a JSON body within the ingest limits."""
+    raw = read_body(request)
+    kwargs = {"allowed_types": allowed_types} if allowed_types is not None else {}
+    body = decode_body(
+        raw,
+        content_type=request.META.get("CONTENT_TYPE", ""),
+        content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
+        max_bytes=settings.INGEST_MAX_BODY_BYTES,
+        **kwargs,
+    )
+    return parse_json(body)

@@ -1,0 +1,71 @@
+"""Staff-only management API for datasources and events (DRF viewsets)."""
+
+from django.utils.dateparse import parse_datetime
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+
+from events.models import DataSource, Event
+from events.selectors import datasource_get, events_filter
+
+
+class DataSourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DataSource
+        fields = ["id", "slug", "name", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class DataSourceViewSet(viewsets.ModelViewSet):
+    queryset = DataSource.objects.all()
+    serializer_class = DataSourceSerializer
+    lookup_field = "slug"
+
+
+class EventSerializer(serializers.ModelSerializer):
+    datasource = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "datasource", "event_id", "batch", "sequence", "received_at", "timestamp", "type",
+                  "customer", "product", "payload"]
+
+
+class EventCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Events, newest first. Filters: ?datasource=SLUG&type=T&since=ISO&until=ISO."""
+
+    serializer_class = EventSerializer
+    pagination_class = EventCursorPagination
+
+    def get_queryset(self):
+        params = self.request.query_params
+        datasource = None
+        if params.get("datasource"):
+            datasource = datasource_get(slug=params["datasource"])
+            if datasource is None:
+                return Event.objects.none()
+        return events_filter(
+            datasource=datasource,
+            type=params.get("type") or None,
+            since=self._time_param("since"),
+            until=self._time_param("until"),
+        ).select_related("datasource")
+
+    def _time_param(self, name: str):
+        raw = self.request.query_params.get(name)
+        if not raw:
+            return None
+        try:
+            parsed = parse_datetime(raw)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValidationError({name: f"{raw!r} is not an ISO 8601 date-time"})
+        return parsed

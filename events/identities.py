@@ -1,0 +1,51 @@
+"""User identities: normalisation and hashing, shared by ingest and purge.
+
+Each identity is stored as the SHA-256 hex digest of its normalised value. A client may
+send `hash1:<sha256 hex>` instead of the raw value (kSense); that digest is stored as is,
+so a purge by the raw value finds events that arrived pre-hashed, and the reverse.
+"""
+
+import hashlib
+import re
+
+from eventsite.lib.errors import InvalidInput
+from events.models import IDENTITY_TYPES
+
+_HASH1 = re.compile(r"^hash1:([0-9a-fA-F]{64})$")
+_NON_DIGITS = re.compile(r"\D")
+MAX_IDENTITY_LENGTH = 512
+
+
+def normalize_identity_value(kind: str, value: str) -> str:
+    """The canonical text form of an identity: what is hashed."""
+    if kind == "email":
+        return value.strip().lower()
+    if kind == "phone":
+        digits = _NON_DIGITS.sub("", value)
+        if not digits:
+            raise InvalidInput(f"user_id.phone {value[:40]!r} has no digits", field="phone")
+        return "+" + digits
+    if kind in ("idfa", "gaid"):
+        return value.strip().lower()
+    return value.strip()
+
+
+def identity_digest(kind: str, value, *, where: str = "user_id") -> str | None:
+    """SHA-256 hex of a normalised identity, or None for an absent/empty value."""
+    if kind not in IDENTITY_TYPES:
+        raise InvalidInput(f"{kind!r} is not a user id type; use one of {', '.join(IDENTITY_TYPES)}", field=kind)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidInput(f"{where}.{kind} must be a string", field=kind)
+    value = str(value)
+    if value == "":
+        return None
+    if len(value) > MAX_IDENTITY_LENGTH:
+        raise InvalidInput(f"{where}.{kind} is longer than {MAX_IDENTITY_LENGTH} characters", field=kind)
+    hashed = _HASH1.match(value)
+    if hashed:
+        return hashed.group(1).lower()
+    if value.startswith("hash1:"):
+        raise InvalidInput(f"{where}.{kind} starts with hash1: but is not followed by 64 hex digits", field=kind)
+    return hashlib.sha256(normalize_identity_value(kind, value).encode()).hexdigest()

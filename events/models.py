@@ -1,0 +1,126 @@
+"""The bottom layer: datasources and the events they collect.
+
+Events are written by events.services.events_ingest (COPY on PostgreSQL), never one by one.
+Every read of events goes through events.selectors, which hides events of purged epochs.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+IDENTITY_TYPES = ("email", "phone", "idfa", "gaid", "internal_id", "anonymous_id")
+
+
+class DataSource(models.Model):
+    # The kSense `ds`: the slug clients name in purge calls and that tokens are bound to.
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # purge_dataset bumps the epoch: events of older epochs are invisible at once and are
+    # deleted in the background, so the purge answers in constant time.
+    epoch = models.PositiveIntegerField(default=0)
+    # Barchart's client sends no credentials on POST /events: an operator may let one
+    # datasource take such posts.
+    accepts_unauthenticated_events = models.BooleanField(default=False)
+    # Browser origins allowed to post with CORS (Jitsu browser SDK), one per line.
+    allowed_origins = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Event(models.Model):
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="+", db_index=False)
+    epoch = models.PositiveIntegerField(default=0)
+    # The client's id: re-posting the same event_id in a datasource replaces the event.
+    event_id = models.CharField(max_length=256, null=True, blank=True)
+    batch = models.UUIDField()
+    sequence = models.PositiveIntegerField()
+    received_at = models.DateTimeField()
+    timestamp = models.DateTimeField()
+    type = models.CharField(max_length=200, blank=True, default="")
+    # Barchart events only; reports filter on them.
+    customer = models.CharField(max_length=64, null=True, blank=True)
+    product = models.CharField(max_length=64, null=True, blank=True)
+    # User identities as SHA-256 hex of the normalised value (see events.identities), so a
+    # client's pre-hashed `hash1:` value and a raw value meet in the same column.
+    user_email = models.CharField(max_length=64, null=True, blank=True)
+    user_phone = models.CharField(max_length=64, null=True, blank=True)
+    user_idfa = models.CharField(max_length=64, null=True, blank=True)
+    user_gaid = models.CharField(max_length=64, null=True, blank=True)
+    user_internal_id = models.CharField(max_length=64, null=True, blank=True)
+    user_anonymous_id = models.CharField(max_length=64, null=True, blank=True)
+    payload = models.JSONField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["datasource", "epoch", "timestamp"], name="event_ds_epoch_ts"),
+            models.Index(
+                fields=["customer", "product", "timestamp"],
+                name="event_customer_product_ts",
+                condition=Q(customer__isnull=False),
+            ),
+            *[
+                models.Index(
+                    fields=["datasource", f"user_{kind}"],
+                    name=f"event_ds_user_{kind}"[:30],
+                    condition=Q(**{f"user_{kind}__isnull": False}),
+                )
+                for kind in IDENTITY_TYPES
+            ],
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["datasource", "epoch", "event_id"],
+                name="event_unique_client_id",
+                condition=Q(event_id__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type or 'event'} #{self.pk}"
+
+
+class CatalogEventType(models.Model):
+    """A Barchart event type in a datasource's optional catalog (see `import_event_types`).
+
+    context_keys is the ordered list of names for the positional `context` array;
+    context_rules maps a customer code to one rule per position: "string" (non-empty
+    string), "uuid", or "optional" (may be empty or absent).
+    """
+
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="catalog_event_types")
+    code = models.CharField(max_length=200)
+    description = models.CharField(max_length=200, blank=True)
+    product = models.CharField(max_length=64)
+    context_keys = models.JSONField(default=list)
+    context_rules = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["datasource", "code"], name="catalog_type_unique")]
+        ordering = ["datasource", "code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CatalogCode(models.Model):
+    """A customer or product code known to a datasource's catalog."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer"
+        PRODUCT = "product"
+
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="catalog_codes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    code = models.CharField(max_length=64)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["datasource", "kind", "code"], name="catalog_code_unique")]
+        ordering = ["datasource", "kind", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code}"

@@ -1,0 +1,162 @@
+"""Writes of the events layer: datasources and batched event ingest.
+
+events_ingest is the one way events enter the database. A batch is all-or-nothing and is
+acknowledged only after its transaction commits. On PostgreSQL rows go in with COPY; on
+SQLite with bulk_create. A client event_id that is already stored in the datasource is
+replaced: the older row is deleted in the same transaction as the new one is written.
+"""
+
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
+from events.models import IDENTITY_TYPES, DataSource, Event
+from events.parsing import EventRow
+
+_COPY_COLUMNS = (
+    "datasource_id",
+    "epoch",
+    "event_id",
+    "batch",
+    "sequence",
+    "received_at",
+    "timestamp",
+    "type",
+    "customer",
+    "product",
+    *(f"user_{kind}" for kind in IDENTITY_TYPES),
+    "payload",
+)
+_COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+# COPY's text format: backslash, tab, newline and carriage return must be escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_REPLACE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    batch: uuid.UUID
+    received_at: datetime
+    stored: int
+    dropped: int = 0
+
+
+def datasource_create(*, slug: str, name: str = "") -> DataSource:
+    return DataSource.objects.create(slug=slug, name=name or slug)
+
+
+def datasource_get_or_create(*, slug: str, name: str = "") -> tuple[DataSource, bool]:
+    return DataSource.objects.get_or_create(slug=slug, defaults={"name": name or slug})
+
+
+def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: datetime | None = None) -> IngestResult:
+    """Store a parsed batch atomically; raise ServiceUnavailable if the database is down."""
+    received_at = received_at or timezone.now()
+    batch = uuid.uuid4()
+    rows = _last_of_each_event_id(rows)
+    for attempt in range(_REPLACE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                epoch = _current_epoch(datasource)
+                client_ids = [row.event_id for row in rows if row.event_id is not None]
+                if client_ids:
+                    Event.objects.filter(datasource=datasource, epoch=epoch, event_id__in=client_ids).delete()
+                if connection.vendor == "postgresql":
+                    _copy_rows(datasource.pk, epoch, batch, received_at, rows)
+                else:
+                    _bulk_create_rows(datasource.pk, epoch, batch, received_at, rows)
+            return IngestResult(batch=batch, received_at=received_at, stored=len(rows))
+        except IntegrityError:
+            # Two requests raced to replace the same event_id; the loser retries and now
+            # sees the winner's committed row, which it replaces.
+            if attempt == _REPLACE_ATTEMPTS - 1:
+                raise Conflict("The same event_id is being written concurrently; retry the request") from None
+        except (OperationalError, InterfaceError) as exc:
+            raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
+        except DataError as exc:
+            raise InvalidInput(f"An event holds a value the database cannot store: {exc}".strip()) from exc
+    raise AssertionError("unreachable")
+
+
+def _current_epoch(datasource: DataSource) -> int:
+    """The epoch to write into, read inside the batch transaction.
+
+    On PostgreSQL the row is share-locked, so a concurrent purge_dataset (which updates the
+    row) waits for this batch, and a batch that starts after the purge writes the new epoch.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT epoch FROM {DataSource._meta.db_table} WHERE id = %s FOR SHARE", [datasource.pk])
+            row = cursor.fetchone()
+    else:
+        row = DataSource.objects.filter(pk=datasource.pk).values_list("epoch").first()
+    if row is None:
+        raise InvalidInput(f"The datasource {datasource.slug!r} no longer exists")
+    return row[0]
+
+
+def _last_of_each_event_id(rows: list[EventRow]) -> list[EventRow]:
+    """Within one request the last event with a given event_id wins, as a re-post would."""
+    seen: set[str] = set()
+    duplicates = False
+    for row in rows:
+        if row.event_id is not None:
+            if row.event_id in seen:
+                duplicates = True
+                break
+            seen.add(row.event_id)
+    if not duplicates:
+        return rows
+    last_index = {row.event_id: index for index, row in enumerate(rows) if row.event_id is not None}
+    return [row for index, row in enumerate(rows) if row.event_id is None or last_index[row.event_id] == index]
+
+
+def _copy_text(value: str | None) -> str:
+    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+
+
+def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> None:
+    prefix = f"{datasource_id}\t{epoch}\t"
+    middle = f"\t{batch}\t"
+    received = received_at.isoformat()
+    lines = []
+    for sequence, row in enumerate(rows):
+        identities = row.identities
+        users = "\t".join(identities.get(kind, "\\N") for kind in IDENTITY_TYPES)
+        lines.append(
+            f"{prefix}{_copy_text(row.event_id)}{middle}{sequence}\t{received}\t{row.timestamp.isoformat()}\t"
+            f"{_copy_text(row.type)}\t{_copy_text(row.customer)}\t{_copy_text(row.product)}\t{users}\t"
+            f"{row.payload_json.decode().translate(_COPY_ESCAPES)}\n"
+        )
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(_COPY_SQL, io.StringIO("".join(lines)))
+
+
+def _bulk_create_rows(
+    datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]
+) -> None:
+    Event.objects.bulk_create(
+        [
+            Event(
+                datasource_id=datasource_id,
+                epoch=epoch,
+                event_id=row.event_id,
+                batch=batch,
+                sequence=sequence,
+                received_at=received_at,
+                timestamp=row.timestamp,
+                type=row.type,
+                customer=row.customer,
+                product=row.product,
+                payload=row.payload,
+                **{f"user_{kind}": digest for kind, digest in row.identities.items()},
+            )
+            for sequence, row in enumerate(rows)
+        ],
+        batch_size=500,
+    )

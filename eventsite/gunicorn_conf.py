@@ -1,0 +1,25 @@
+"""gunicorn settings for both run modes (`gunicorn -c python:eventsite.gunicorn_conf`)."""
+
+import os
+import re
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
+# The request line goes through %(U)s (path only) plus a scrubbed query string, so tokens
+# passed as ?token= / ?tok= never reach the access log.
+access_log_format = '%(h)s "%(m)s %(U)s%({x-scrubbed-query}i)s" %(s)s %(B)s %(M)sms'
+
+_TOKEN_PARAM = re.compile(r"((?:^|&)(?:token|tok)=)[^&]*", re.IGNORECASE)
+
+
+def scrub_query(query: str) -> str:
+    return _TOKEN_PARAM.sub(r"\1[redacted]", query)
+
+
+def pre_request(worker, req):
+    query = scrub_query(req.query or "")
+    req.headers.append(("X-SCRUBBED-QUERY", f"?{query}" if query else ""))

@@ -1,0 +1,1 @@
+"""Framework-free helpers shared by every app (no Django model imports here)."""
