@@ -10,10 +10,12 @@ class DomainError(Exception):
     status_code = 400
     code = "REQUEST_GENERAL_FAILURE"
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, details: list[str] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        # One message per offending field, for formats that list them (Barchart's children).
+        self.details = details or []
 
 
 class InvalidInput(DomainError):
