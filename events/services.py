@@ -32,7 +32,7 @@ _COPY_COLUMNS = (
     *(f"user_{kind}" for kind in IDENTITY_TYPES),
     "payload",
 )
-_COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
 # COPY's text format: backslash, tab, newline and carriage return must be escaped.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _REPLACE_ATTEMPTS = 3
@@ -120,7 +120,8 @@ def _copy_text(value: str | None) -> str:
     return "\\N" if value is None else value.translate(_COPY_ESCAPES)
 
 
-def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> None:
+def copy_lines(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> str:
+    """The batch in COPY text format (also used by bench/ to measure the raw COPY ceiling)."""
     prefix = f"{datasource_id}\t{epoch}\t"
     middle = f"\t{batch}\t"
     received = received_at.isoformat()
@@ -133,8 +134,13 @@ def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: da
             f"{_copy_text(row.type)}\t{_copy_text(row.customer)}\t{_copy_text(row.product)}\t{users}\t"
             f"{row.payload_json.decode().translate(_COPY_ESCAPES)}\n"
         )
+    return "".join(lines)
+
+
+def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> None:
+    text = copy_lines(datasource_id, epoch, batch, received_at, rows)
     with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(_COPY_SQL, io.StringIO("".join(lines)))
+        cursor.cursor.copy_expert(COPY_SQL, io.StringIO(text))
 
 
 def _bulk_create_rows(
