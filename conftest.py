@@ -3,6 +3,7 @@
 import pytest
 
 from tests.factories import make_datasource, make_token
+from tokens.cache import token_cache
 
 
 @pytest.fixture
@@ -18,3 +19,11 @@ def ingest_token(datasource):
 @pytest.fixture
 def purge_token(datasource):
     return make_token(datasource=datasource, scope="purge")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    # Tokens are cached per process; each test starts from the database's truth.
+    token_cache.clear()
+    yield
+    token_cache.clear()

@@ -83,6 +83,8 @@ try:
     INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 64 * 1024, minimum=256)
     INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
     INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
+    # How long a web process may reuse a token lookup (revocation elsewhere takes this long).
+    TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
 
     # Reports
     REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)

@@ -7,17 +7,31 @@ The token may come in the X-KSense-Tok header, an `Authorization: Bearer` header
 import hmac
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils import timezone
 
 from eventsite.lib.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
+from tokens.cache import token_cache
 from tokens.models import Token
 from tokens.services import token_hash
 
 # last_used_at is written at most this often per token, to keep ingest free of extra writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_TOKEN_LENGTH = 200
+
+
+
+
+def _load_token(digest: str) -> Token | None:
+    ttl = settings.TOKEN_CACHE_SECONDS
+    token = token_cache.get(digest) if ttl else None
+    if token is None:
+        token = Token.objects.select_related("datasource").filter(secret_hash=digest).first()
+        if token is not None and ttl:
+            token_cache.put(digest, token, ttl)
+    return token
 
 
 def token_from_request(request: HttpRequest) -> str | None:
@@ -39,7 +53,7 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
         raise AuthenticationFailed("The token is not valid")
     digest = token_hash(raw)
     try:
-        token = Token.objects.select_related("datasource").filter(secret_hash=digest).first()
+        token = _load_token(digest)
         # The lookup is by hash; comparing the stored hash in constant time as well keeps
         # the check free of timing differences whatever the index does.
         if token is None or not hmac.compare_digest(token.secret_hash, digest):

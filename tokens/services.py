@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from eventsite.lib.errors import InvalidInput
 from events.models import DataSource
+from tokens.cache import token_cache
 from tokens.models import Scope, Token
 
 TOKEN_PREFIX = "evs_"
@@ -60,4 +61,5 @@ def token_revoke(*, token: Token) -> Token:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    token_cache.evict(token.secret_hash)
     return token
