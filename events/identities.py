@@ -36,7 +36,9 @@ def identity_digest(kind: str, value, *, where: str = "user_id") -> str | None:
         raise InvalidInput(f"{kind!r} is not a user id type; use one of {', '.join(IDENTITY_TYPES)}", field=kind)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    # Numeric user ids are common (Jitsu's user.id); contact identities must be text.
+    numeric_allowed = kind in ("internal_id", "anonymous_id")
+    if isinstance(value, bool) or not isinstance(value, (str, int) if numeric_allowed else str):
         raise InvalidInput(f"{where}.{kind} must be a string", field=kind)
     value = str(value)
     if value == "":
