@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import orjson
 from django.conf import settings
-from django.db import DataError, DatabaseError, InterfaceError, OperationalError
+from django.db import DataError, DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -59,9 +59,12 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer):
                     return response
                 return view(request, *args, **kwargs)
             except DomainError as error:
+                if isinstance(error, ServiceUnavailable):
+                    _drop_broken_connection()
                 return error_response(error, render_error)
             except (OperationalError, InterfaceError):
                 logger.warning("database unavailable during %s %s", request.method, request.path)
+                _drop_broken_connection()
                 return error_response(ServiceUnavailable("The database is unavailable; retry shortly"), render_error)
             except DataError:
                 logger.exception("value rejected by the database on %s", request.path)
@@ -73,6 +76,13 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer):
         return wrapper
 
     return decorator
+
+
+def _drop_broken_connection() -> None:
+    """Close a connection that failed, so the next request on this thread reconnects
+    instead of reusing a dead socket (the database may be back by then)."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def read_body(request: HttpRequest, *, max_bytes: int | None = None) -> bytes:

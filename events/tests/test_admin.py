@@ -1,0 +1,78 @@
+"""The admin console: datasources, tokens (issued once, revoked), events read-only and bounded."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from events.models import Event
+from tokens.models import Token
+from tokens.tests.test_authentication import assert_not_in_database
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    user = User.objects.create_superuser("admin", "admin@example.com", "s3cret-pass")
+    client.force_login(user)
+    return client
+
+
+def test_staff_can_open_every_changelist(admin_client, ingest_token):
+    for url in ("/admin/events/datasource/", "/admin/tokens/token/", "/admin/events/event/"):
+        assert admin_client.get(url).status_code == 200
+
+
+def test_the_event_changelist_never_counts_the_whole_table(admin_client, ingest_token):
+    admin_client.post("/api/v2/events/post_event", [{"type": "pv"}] * 3, content_type="application/json",
+                      headers={"X-KSense-Tok": ingest_token.raw})
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/events/event/")
+    assert response.status_code == 200
+    assert Event.objects.count() == 3
+    counts = [q["sql"] for q in queries.captured_queries if re.search(r"COUNT\(", q["sql"], re.I)]
+    assert counts, "the paginator should still count, within a bound"
+    for sql in counts:
+        if "events_event" in sql:
+            assert "LIMIT" in sql.upper(), sql
+
+
+def test_events_are_read_only_in_the_admin(admin_client, ingest_token):
+    admin_client.post("/api/v2/events/post_event", {"type": "pv"}, content_type="application/json",
+                      headers={"X-KSense-Tok": ingest_token.raw})
+    event = Event.objects.get()
+    assert admin_client.get("/admin/events/event/add/").status_code == 403
+    assert admin_client.post(f"/admin/events/event/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Event.objects.count() == 1
+
+
+def test_issuing_a_token_in_the_admin_shows_it_once(admin_client, datasource):
+    response = admin_client.post("/admin/tokens/token/add/", {"datasource": datasource.pk, "scope": "ingest",
+                                                              "label": "site", "expires_at": ""})
+    assert response.status_code == 200
+    page = response.content.decode()
+    raw = re.search(r'value="(evs_[^"]+)"', page).group(1)
+    assert "Copy" in page and "shown only this once" in page
+    assert "no-store" in response["Cache-Control"]
+    token = Token.objects.get()
+    assert token.hint == raw[:12]
+    assert raw not in admin_client.get(f"/admin/tokens/token/{token.pk}/change/").content.decode()
+    assert raw not in admin_client.get("/admin/tokens/token/").content.decode()
+    assert_not_in_database([raw])
+
+
+def test_revoking_tokens_from_the_admin(admin_client, ingest_token, purge_token):
+    response = admin_client.post("/admin/tokens/token/", {
+        "action": "revoke_tokens", "_selected_action": [ingest_token.token.pk]}, follow=True)
+    assert "Revoked 1 token" in response.content.decode()
+    assert Token.objects.get(pk=ingest_token.token.pk).revoked_at is not None
+    assert Token.objects.get(pk=purge_token.token.pk).revoked_at is None
+
+
+def test_tokens_cannot_be_deleted_in_the_admin(admin_client, ingest_token):
+    response = admin_client.post(f"/admin/tokens/token/{ingest_token.token.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Token.objects.count() == 1

@@ -1,0 +1,60 @@
+import gzip
+import zlib
+
+import pytest
+
+from eventsite.lib.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from eventsite.lib.jsonbody import check_json_value, decode_body, parse_json
+
+
+def test_it_parses_plain_json():
+    assert parse_json(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+
+
+@pytest.mark.parametrize("number", [b"9223372036854775807", b"-9223372036854775808"])
+def test_it_keeps_64_bit_integers_exactly(number):
+    assert parse_json(b'{"n": ' + number + b"}") == {"n": int(number)}
+
+
+def test_a_long_digit_run_inside_a_string_is_not_a_number():
+    assert parse_json(b'{"s": "12345678901234567890123"}') == {"s": "12345678901234567890123"}
+
+
+@pytest.mark.parametrize("number", [b"9223372036854775808", b"-9223372036854775809", b"1" * 5000])
+def test_it_rejects_integers_beyond_64_bits(number):
+    with pytest.raises(InvalidInput):
+        parse_json(b'{"n": ' + number + b"}")
+
+
+def test_decode_body_inflates_gzip_and_deflate_within_the_limit():
+    assert decode_body(gzip.compress(b"{}"), content_type="application/json", content_encoding="gzip",
+                       max_bytes=10) == b"{}"
+    assert decode_body(zlib.compress(b"{}"), content_type="application/json", content_encoding="deflate",
+                       max_bytes=10) == b"{}"
+
+
+def test_decode_body_stops_inflating_at_the_limit():
+    with pytest.raises(PayloadTooLarge):
+        decode_body(gzip.compress(b"x" * 10_000), content_type="", content_encoding="gzip", max_bytes=100)
+
+
+def test_decode_body_rejects_a_truncated_stream():
+    with pytest.raises(InvalidInput, match="truncated"):
+        decode_body(gzip.compress(b"x" * 1000)[:-12], content_type="", content_encoding="gzip", max_bytes=10_000)
+
+
+def test_decode_body_accepts_json_with_a_charset_and_text_plain():
+    assert decode_body(b"{}", content_type="application/json; charset=utf-8", max_bytes=10) == b"{}"
+    assert decode_body(b"{}", content_type="text/plain;charset=UTF-8", max_bytes=10) == b"{}"
+    with pytest.raises(UnsupportedMediaType):
+        decode_body(b"{}", content_type="text/html", max_bytes=10)
+
+
+def test_check_json_value_finds_nul_in_nested_keys_and_values():
+    check_json_value({"a": [{"b": "ok"}]}, max_depth=5, where="e")
+    with pytest.raises(InvalidInput, match="NUL"):
+        check_json_value({"a": [{"b": "x\x00"}]}, max_depth=5, where="e")
+    with pytest.raises(InvalidInput, match="NUL"):
+        check_json_value({"a": [{"b\x00": 1}]}, max_depth=5, where="e")
+    with pytest.raises(InvalidInput, match="deeper than 2"):
+        check_json_value({"a": [[1]]}, max_depth=2, where="e")
