@@ -102,6 +102,14 @@ try:
         raise ConfigurationError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_BUCKET")
     S3_TIMEOUT_SECONDS = env_int("S3_TIMEOUT_SECONDS", 5, minimum=1)
 
+    # Production runs behind TLS: redirect plain HTTP and send HSTS (a proxy may terminate
+    # TLS and set X-Forwarded-Proto). Off in embedded mode, which serves 127.0.0.1 over HTTP.
+    _production = not EMBEDDED and not DEBUG
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _production and not TESTING)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _production else 0, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
     SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
 except ConfigurationError as exc:
     _fail(str(exc))
@@ -248,6 +256,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# HSTS for subdomains (W005) and browser preload lists (W021) bind every host of the operator's
+# domain, irreversibly for preload: they stay opt-in (SECURE_HSTS_INCLUDE_SUBDOMAINS /
+# SECURE_HSTS_PRELOAD) rather than defaults of this one service.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
 SESSION_COOKIE_HTTPONLY = True
 if not EMBEDDED and not DEBUG:

@@ -1,6 +1,7 @@
 """Start-up fails loudly, with one line naming the variable, on a malformed environment."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,16 @@ def test_the_embedded_default_starts_with_no_variables(tmp_path):
     result = run_check(EVENTSITE_VAR_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "secret_key").exists()
+
+
+def test_production_settings_pass_the_deploy_checks(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**{k: v for k, v in os.environ.items() if k != "EVENTSITE_TESTING"},
+             "EVENTSITE_VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+             "SECRET_KEY": secrets.token_urlsafe(60), "ALLOWED_HOSTS": "events.example.com"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
