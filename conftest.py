@@ -27,3 +27,12 @@ def _fresh_token_cache():
     token_cache.clear()
     yield
     token_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):
+    # Failed-auth counters are keyed by namespace: a fresh one per test, without flushing
+    # a cache that the Redis-backed run shares with the broker.
+    import uuid
+
+    settings.RATELIMIT_NAMESPACE = f"test-{uuid.uuid4().hex}"

@@ -8,8 +8,8 @@ so a purge by the raw value finds events that arrived pre-hashed, and the revers
 import hashlib
 import re
 
-from eventsite.lib.errors import InvalidInput
 from events.models import IDENTITY_TYPES
+from eventsite.lib.errors import InvalidInput
 
 _HASH1 = re.compile(r"^hash1:([0-9a-fA-F]{64})$")
 _NON_DIGITS = re.compile(r"\D")

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
+from events.identities import identity_digest
 from eventsite.lib.errors import InvalidInput, PayloadTooLarge
 from eventsite.lib.jsonbody import check_json_value
-from events.identities import identity_digest
 
 # Epoch numbers below this are seconds, at or above it milliseconds (1e11 s is year 5138,
 # 1e11 ms is March 1973), the same rule Segment and PostHog clients rely on.

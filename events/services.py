@@ -14,9 +14,9 @@ from datetime import datetime
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
 from events.models import IDENTITY_TYPES, DataSource, Event
 from events.parsing import EventRow
+from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
 
 _COPY_COLUMNS = (
     "datasource_id",

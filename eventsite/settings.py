@@ -8,6 +8,7 @@ A malformed value stops start-up with a one-line message naming the variable.
 
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -110,6 +111,10 @@ try:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
+    AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
+    AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
+    ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+
     SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
 except ConfigurationError as exc:
     _fail(str(exc))
@@ -125,6 +130,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "events",
     "tokens",
     "reports",
@@ -139,7 +145,35 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: locks out admin logins after repeated failures.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_META_PRECEDENCE_ORDER = [AUTH_CLIENT_IP_HEADER or "REMOTE_ADDR"]
+
+# The cache holds rate-limit counters only. Redis in production, shared by every process.
+RATELIMIT_NAMESPACE = "authfail"
+if REDIS_URL:
+    _ratelimit_cache = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "eventsite",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+else:
+    _ratelimit_cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": _ratelimit_cache,
+}
 
 ROOT_URLCONF = "eventsite.urls"
 WSGI_APPLICATION = "eventsite.wsgi.application"

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 
 from eventsite.lib.errors import AuthenticationFailed, PermissionDenied
+from eventsite.ratelimit import check_auth_failures, note_auth_failure
 from reports.models import ReportUser
 
 
@@ -46,8 +47,10 @@ def report_user_authenticate(request: HttpRequest) -> ReportPrincipal:
     credentials = basic_credentials(request)
     if credentials is None:
         raise AuthenticationFailed("Unauthorized")
+    check_auth_failures(request, scope="basic")
     user = authenticate(request, username=credentials[0], password=credentials[1])
     if user is None or not user.is_active:
+        note_auth_failure(request, scope="basic")
         raise AuthenticationFailed("Unauthorized")
     profile = ReportUser.objects.filter(user=user).first()
     if profile is not None:

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from eventsite.lib.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
+from eventsite.ratelimit import check_auth_failures, note_auth_failure
 from tokens.cache import token_cache
 from tokens.models import Token
 from tokens.services import token_hash
@@ -74,4 +75,15 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
 
 
 def authenticate_request(request: HttpRequest, *, scope: str) -> Token:
-    return token_authenticate(raw=token_from_request(request), scope=scope)
+    """token_authenticate for a request, with failed attempts rate-limited per address."""
+    raw = token_from_request(request)
+    # A token in the cache was valid moments ago, so it cannot be a guess: the hot path
+    # skips the limiter's cache round trip.
+    if not raw or len(raw) > MAX_TOKEN_LENGTH or token_cache.get(token_hash(raw)) is None:
+        check_auth_failures(request, scope="token")
+    try:
+        return token_authenticate(raw=raw, scope=scope)
+    except AuthenticationFailed:
+        if raw:  # a wrong credential, not a client that simply sent none
+            note_auth_failure(request, scope="token")
+        raise

@@ -3,6 +3,7 @@
 import threading
 import time
 
+
 class _TokenCache:
     """Tokens by secret hash for a few seconds, per process: most ingest requests then need
     no token query. Revocation in this process evicts at once; other processes see it

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from eventsite.lib.errors import InvalidInput
 from events.models import DataSource
+from eventsite.lib.errors import InvalidInput
 from tokens.cache import token_cache
 from tokens.models import Scope, Token
 

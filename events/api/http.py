@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import orjson
 from django.conf import settings
-from django.db import DataError, DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 

@@ -3,10 +3,10 @@
 from django.http import HttpRequest
 from django.utils import timezone
 
-from eventsite.lib.errors import DomainError
 from events.api.http import api_view, json_response, read_json
 from events.parsing import IngestLimits, ksense_rows
 from events.services import events_ingest
+from eventsite.lib.errors import DomainError
 from tokens.authentication import authenticate_request
 from tokens.models import Scope
 

@@ -2,8 +2,8 @@ import hashlib
 
 import pytest
 
-from eventsite.lib.errors import InvalidInput
 from events.identities import identity_digest
+from eventsite.lib.errors import InvalidInput
 
 
 def sha(text: str) -> str:

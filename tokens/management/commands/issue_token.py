@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from eventsite.lib.errors import DomainError
 from events.selectors import datasource_get
+from eventsite.lib.errors import DomainError
 from tokens.models import Scope
 from tokens.services import token_issue
 
