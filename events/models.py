@@ -23,6 +23,8 @@ class DataSource(models.Model):
     accepts_unauthenticated_events = models.BooleanField(default=False)
     # Browser origins allowed to post with CORS (Jitsu browser SDK), one per line.
     allowed_origins = models.TextField(blank=True, default="")
+    # Set while any suppression is active, so ingest looks them up only then.
+    has_suppressions = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["slug"]
@@ -124,3 +126,69 @@ class CatalogCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code}"
+
+
+class EpochReclaim(models.Model):
+    """Events of an old epoch of a datasource, hidden by purge_dataset, still to be deleted."""
+
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="+")
+    epoch = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    events_deleted = models.BigIntegerField(default=0)
+    audit = models.ForeignKey("PurgeAudit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["datasource", "epoch"], name="reclaim_unique_epoch")]
+
+
+class PurgeAudit(models.Model):
+    """One purge: who, what, when and how much. Never the raw user id: a keyed hash of it."""
+
+    class Kind(models.TextChoices):
+        USER = "user"
+        DATASET = "dataset"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The audit outlives its datasource: the slug is kept as text.
+    datasource = models.ForeignKey(DataSource, null=True, on_delete=models.SET_NULL, related_name="+")
+    datasource_slug = models.CharField(max_length=64)
+    # Who asked: an API token (its id and hint; tokens live in a higher layer) or a staff user.
+    actor_token_id = models.BigIntegerField(null=True, blank=True)
+    actor_user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.CharField(max_length=200)
+    user_id_type = models.CharField(max_length=32, blank=True)
+    user_id_hmac = models.CharField(max_length=64, blank=True)
+    suppressed = models.BooleanField(default=False)
+    events_deleted = models.BigIntegerField(default=0)
+    files_removed = models.IntegerField(default=0)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} purge of {self.datasource_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Suppression(models.Model):
+    """A purged user whose later events are dropped at ingest, until an operator lifts it."""
+
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="suppressions")
+    kind = models.CharField(max_length=32)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    events_dropped = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["datasource", "kind", "digest"], name="suppression_active_unique",
+                condition=Q(lifted_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.digest[:12]}… in {self.datasource_id}"

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from events.models import IDENTITY_TYPES, DataSource, Event
+from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
 from events.parsing import EventRow
 from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
 
@@ -65,6 +66,14 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
     received_at = received_at or timezone.now()
     batch = uuid.uuid4()
     rows = _last_of_each_event_id(rows)
+    dropped = 0
+    if datasource.has_suppressions:
+        try:
+            rows, dropped = _drop_suppressed(datasource, rows)
+        except (OperationalError, InterfaceError) as exc:
+            raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
+        if not rows:
+            return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
     one_statement = (
         connection.vendor == "postgresql"
         and len(rows) <= ONE_STATEMENT_MAX_ROWS
@@ -74,7 +83,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
         try:
             if one_statement:
                 _insert_in_one_statement(datasource, batch, received_at, rows)
-                return IngestResult(batch=batch, received_at=received_at, stored=len(rows))
+                return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
             with transaction.atomic():
                 epoch = _current_epoch(datasource)
                 client_ids = [row.event_id for row in rows if row.event_id is not None]
@@ -84,7 +93,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
                     copy_rows(datasource.pk, epoch, batch, received_at, rows)
                 else:
                     _bulk_create_rows(datasource.pk, epoch, batch, received_at, rows)
-            return IngestResult(batch=batch, received_at=received_at, stored=len(rows))
+            return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
         except IntegrityError:
             # Two requests raced to replace the same event_id; the loser retries and now
             # sees the winner's committed row, which it replaces.
@@ -200,3 +209,103 @@ def _bulk_create_rows(
         ],
         batch_size=500,
     )
+
+
+# --- Purges (orchestrated by reports.purges, which also records the audit) -----------------
+
+RECLAIM_CHUNK = 10_000
+
+
+def _identity_column(kind: str) -> str:
+    if kind not in IDENTITY_TYPES:
+        raise InvalidInput(f"user_id_type must be one of {', '.join(IDENTITY_TYPES)}", field="user_id_type")
+    return f"user_{kind}"
+
+
+def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> int:
+    """Delete every event of one user in a datasource, in every epoch, through the
+    (datasource, user_<kind>) partial index: the cost follows the user's events, not the table."""
+    column = _identity_column(kind)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Event._meta.db_table} WHERE datasource_id = %s AND {column} = %s", [datasource.pk, digest]
+        )
+        return cursor.rowcount
+
+
+def events_purge_dataset_begin(*, datasource: DataSource) -> EpochReclaim:
+    """Hide every event of the datasource at once by moving it to a new epoch.
+
+    The UPDATE waits for ingest batches holding the row's share lock, so a batch either
+    commits before (its events are purged) or writes the new epoch. The old epoch's rows
+    are deleted later by events_reclaim_epoch.
+    """
+    with transaction.atomic():
+        DataSource.objects.filter(pk=datasource.pk).update(epoch=F("epoch") + 1)
+        datasource.refresh_from_db(fields=["epoch"])
+        reclaim, _ = EpochReclaim.objects.get_or_create(datasource=datasource, epoch=datasource.epoch - 1)
+    return reclaim
+
+
+def events_reclaim_epoch(*, reclaim: EpochReclaim, chunk: int = RECLAIM_CHUNK) -> int:
+    """Delete the rows of a hidden epoch in bounded transactions; safe to run twice."""
+    table = Event._meta.db_table
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE datasource_id = %s AND epoch = %s "
+                f"LIMIT %s)",
+                [reclaim.datasource_id, reclaim.epoch, chunk],
+            )
+            count = cursor.rowcount
+        deleted += count
+        if count < chunk:
+            break
+    EpochReclaim.objects.filter(pk=reclaim.pk).update(
+        finished_at=timezone.now(), events_deleted=F("events_deleted") + deleted
+    )
+    return deleted
+
+
+def suppression_add(*, datasource: DataSource, kind: str, digest: str) -> Suppression:
+    _identity_column(kind)
+    with transaction.atomic():
+        suppression, _ = Suppression.objects.get_or_create(
+            datasource=datasource, kind=kind, digest=digest, lifted_at=None
+        )
+        DataSource.objects.filter(pk=datasource.pk).update(has_suppressions=True)
+    return suppression
+
+
+def suppression_lift(*, suppression: Suppression) -> None:
+    with transaction.atomic():
+        Suppression.objects.filter(pk=suppression.pk, lifted_at=None).update(lifted_at=timezone.now())
+        still_active = Suppression.objects.filter(datasource_id=suppression.datasource_id, lifted_at=None).exists()
+        DataSource.objects.filter(pk=suppression.datasource_id).update(has_suppressions=still_active)
+
+
+def _drop_suppressed(datasource: DataSource, rows: list[EventRow]) -> tuple[list[EventRow], int]:
+    """Remove events of suppressed users (one query per batch) and count them."""
+    digests = {digest for row in rows for digest in row.identities.values()}
+    if not digests:
+        return rows, 0
+    active = set(
+        Suppression.objects.filter(datasource=datasource, lifted_at=None, digest__in=digests).values_list(
+            "kind", "digest"
+        )
+    )
+    if not active:
+        return rows, 0
+    kept, dropped_by = [], {}
+    for row in rows:
+        hits = [(kind, digest) for kind, digest in row.identities.items() if (kind, digest) in active]
+        if hits:
+            dropped_by[hits[0]] = dropped_by.get(hits[0], 0) + 1
+        else:
+            kept.append(row)
+    for (kind, digest), count in dropped_by.items():
+        Suppression.objects.filter(datasource=datasource, kind=kind, digest=digest, lifted_at=None).update(
+            events_dropped=F("events_dropped") + count
+        )
+    return kept, len(rows) - len(kept)

@@ -37,7 +37,8 @@ class TokenAdmin(admin.ModelAdmin):
         return ["datasource", "scope", "label", "hint", "created_at", "expires_at", "revoked_at", "last_used_at"]
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        # Never a bulk delete; a revoked token may go (with its datasource, for instance).
+        return obj is not None and obj.revoked_at is not None and super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         if change:

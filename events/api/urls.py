@@ -1,7 +1,9 @@
 from django.urls import path
 
-from events.api import ksense
+from events.api import ksense, purge
 
 urlpatterns = [
     path("api/v2/events/post_event", ksense.post_event, name="ksense-post-event"),
+    path("api/v2/insights/purge_user", purge.purge_user_view, name="ksense-purge-user"),
+    path("api/v2/insights/purge_dataset", purge.purge_dataset_view, name="ksense-purge-dataset"),
 ]

@@ -1,0 +1,84 @@
+"""Purging from the admin: dry-run count first, then the same service as the API."""
+
+import pytest
+
+from events.models import Event, PurgeAudit, Suppression
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def seed(client, token):
+    client.post("/api/v2/events/post_event", [
+        {"type": "a", "user_id": {"email": "ann@example.com"}},
+        {"type": "b", "user_id": {"email": "ANN@example.com"}},
+        {"type": "c", "user_id": {"email": "bob@example.com"}},
+    ], content_type="application/json", headers={"X-KSense-Tok": token})
+    assert Event.objects.count() == 3
+
+
+def test_the_datasource_page_links_to_both_purges(staff, datasource):
+    page = staff.get(f"/admin/events/datasource/{datasource.pk}/change/").content.decode()
+    assert "purge-user/" in page and "purge-dataset/" in page
+
+
+def test_purging_a_user_shows_a_dry_run_count_then_purges(staff, ingest_token, admin_user):
+    seed(staff, ingest_token.raw)
+    url = f"/admin/events/datasource/{ingest_token.token.datasource_id}/purge-user/"
+    form = {"user_id_type": "email", "user_id": "Ann@Example.com", "suppress": "on"}
+    preview = staff.post(url, {**form, "preview": "1"})
+    assert preview.status_code == 200
+    assert "2 event(s) of this user" in preview.content.decode()
+    assert Event.objects.count() == 3 and PurgeAudit.objects.count() == 0
+    done = staff.post(url, {**form, "confirm": "1"}, follow=True)
+    assert "Purged 2 events of that user and suppressed it." in done.content.decode()
+    assert list(Event.objects.values_list("type", flat=True)) == ["c"]
+    audit = PurgeAudit.objects.get()
+    assert (audit.actor_user, audit.events_deleted, audit.suppressed) == (admin_user, 2, True)
+    assert Suppression.objects.filter(lifted_at=None).count() == 1
+
+
+def test_a_bad_user_id_is_reported_on_the_form(staff, ingest_token):
+    seed(staff, ingest_token.raw)
+    url = f"/admin/events/datasource/{ingest_token.token.datasource_id}/purge-user/"
+    response = staff.post(url, {"user_id_type": "phone", "user_id": "no digits", "confirm": "1"})
+    assert response.status_code == 200
+    assert "has no digits" in response.content.decode()
+    assert Event.objects.count() == 3 and PurgeAudit.objects.count() == 0
+
+
+def test_purging_the_datasource_from_the_admin(staff, ingest_token, admin_user):
+    seed(staff, ingest_token.raw)
+    url = f"/admin/events/datasource/{ingest_token.token.datasource_id}/purge-dataset/"
+    preview = staff.get(url)
+    assert "3 event(s)" in preview.content.decode()
+    done = staff.post(url, {"confirm": "1"}, follow=True)
+    assert "Purged datasource web" in done.content.decode()
+    assert PurgeAudit.objects.get().kind == "dataset"
+    assert "0 event(s)" in staff.get(url).content.decode()
+
+
+def test_a_datasource_goes_only_without_events_and_live_tokens(staff, ingest_token):
+    from events.models import DataSource
+    from tokens.services import token_revoke
+
+    seed(staff, ingest_token.raw)
+    datasource_id = ingest_token.token.datasource_id
+    delete_url = f"/admin/events/datasource/{datasource_id}/delete/"
+    assert staff.post(delete_url, {"post": "yes"}).status_code == 403
+    Event.objects.all().delete()
+    assert staff.post(delete_url, {"post": "yes"}).status_code == 403  # a live token
+    token_revoke(token=ingest_token.token)
+    assert staff.post(delete_url, {"post": "yes"}).status_code == 302
+    assert not DataSource.objects.filter(pk=datasource_id).exists()
+
+
+def test_audit_and_suppressions_are_read_only_lists(staff):
+    assert staff.get("/admin/events/purgeaudit/").status_code == 200
+    assert staff.get("/admin/events/purgeaudit/add/").status_code == 403
+    assert staff.get("/admin/events/suppression/").status_code == 200

@@ -1,0 +1,128 @@
+"""Purges: the one orchestrating service behind the kSense API, the admin and commands.
+
+It lives in the reports layer, the highest one a purge touches: besides events it must reach
+export files. Each purge writes a PurgeAudit with a keyed hash of the user id, never the id.
+"""
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from events.identities import identity_digest
+from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, PurgeAudit
+from events.selectors import events_of_datasource
+from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
+from eventsite.lib.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks for a purge: an API token (id and hint) or a staff user."""
+
+    label: str
+    token_id: int | None = None
+    user: AbstractBaseUser | None = None
+
+    @classmethod
+    def for_token(cls, token) -> "Actor":
+        return cls(label=f"token {token.hint}… (#{token.pk})", token_id=token.pk)
+
+    @classmethod
+    def for_user(cls, user) -> "Actor":
+        return cls(label=f"staff user {user.get_username()}", user=user)
+
+
+def user_id_hmac(*, datasource: DataSource, kind: str, digest: str) -> str:
+    """A keyed hash for the audit: proves which user was purged to whoever holds SECRET_KEY."""
+    message = f"{datasource.pk}:{kind}:{digest}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
+    return {
+        "datasource": datasource,
+        "datasource_slug": datasource.slug,
+        "actor": actor.label,
+        "actor_token_id": actor.token_id,
+        "actor_user": actor.user,
+    }
+
+
+def _digest(kind: str, user_id: str) -> str:
+    if kind not in IDENTITY_TYPES:
+        raise InvalidInput(f"user_id_type must be one of {', '.join(IDENTITY_TYPES)}", field="user_id_type")
+    digest = identity_digest(kind, user_id, where="purge")
+    if digest is None:
+        raise InvalidInput("user_id is empty", field="user_id")
+    return digest
+
+
+def purge_user_preview(*, datasource: DataSource, kind: str, user_id: str) -> int:
+    """How many visible events a purge_user would erase (the admin's dry run)."""
+    digest = _digest(kind, user_id)
+    return events_of_datasource(datasource=datasource).filter(**{f"user_{kind}": digest}).count()
+
+
+def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor, suppress: bool = False) -> PurgeAudit:
+    digest = _digest(kind, user_id)
+    with transaction.atomic():
+        deleted = events_purge_user(datasource=datasource, kind=kind, digest=digest)
+        if suppress:
+            suppression_add(datasource=datasource, kind=kind, digest=digest)
+        audit = PurgeAudit.objects.create(
+            kind=PurgeAudit.Kind.USER,
+            **_audit_origin(datasource, actor),
+            user_id_type=kind,
+            user_id_hmac=user_id_hmac(datasource=datasource, kind=kind, digest=digest),
+            suppressed=suppress,
+            events_deleted=deleted,
+            completed_at=timezone.now(),
+        )
+    return audit
+
+
+def purge_dataset_preview(*, datasource: DataSource) -> int:
+    return events_of_datasource(datasource=datasource).count()
+
+
+def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
+    """Hide every event of the datasource now; the rows are deleted in the background."""
+    from reports.tasks import reclaim_purged_epoch  # tasks import this module
+
+    with transaction.atomic():
+        reclaim = events_purge_dataset_begin(datasource=datasource)
+        audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
+        EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
+        transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk, reclaim_purged_epoch))
+    return audit
+
+
+def _enqueue_reclaim(reclaim_id: int, task) -> None:
+    # The events are already invisible; if the broker is down the periodic sweep reclaims
+    # later, so a publish failure must neither fail nor stall the purge.
+    try:
+        task.apply_async((reclaim_id,), retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure
+        logger.warning("could not enqueue reclaim %s; the periodic sweep will pick it up", reclaim_id)
+
+
+def purge_dataset_reclaim(*, reclaim_id: int) -> int:
+    """Delete the rows of a purged epoch and complete its audit; a no-op once done."""
+    reclaim = EpochReclaim.objects.filter(pk=reclaim_id, finished_at=None).first()
+    if reclaim is None:
+        return 0
+    deleted = events_reclaim_epoch(reclaim=reclaim)
+    if reclaim.audit_id is not None:
+        PurgeAudit.objects.filter(pk=reclaim.audit_id).update(
+            events_deleted=F("events_deleted") + deleted, completed_at=timezone.now()
+        )
+    return deleted
