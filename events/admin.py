@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.functional import cached_property
 
-from events.models import IDENTITY_TYPES, DataSource, Event, PurgeAudit, Suppression
+from events.models import IDENTITY_TYPES, CatalogCode, CatalogEventType, DataSource, Event, PurgeAudit, Suppression
 from events.selectors import events_visible
 from events.services import suppression_lift
 from eventsite.lib.errors import DomainError
@@ -31,7 +31,7 @@ class PurgeUserForm(forms.Form):
 
 @admin.register(DataSource)
 class DataSourceAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "created_at", "epoch"]
+    list_display = ["slug", "name", "created_at", "accepts_unauthenticated_events", "epoch"]
     search_fields = ["slug", "name"]
     readonly_fields = ["created_at", "epoch"]
     actions = None
@@ -99,6 +99,21 @@ class DataSourceAdmin(admin.ModelAdmin):
         context = self._context(request, datasource, f"Purge every event of {datasource.slug}",
                                 preview_count=purge_dataset_preview(datasource=datasource))
         return TemplateResponse(request, "admin/events/datasource/purge_dataset.html", context)
+
+
+@admin.register(CatalogEventType)
+class CatalogEventTypeAdmin(admin.ModelAdmin):
+    list_display = ["code", "datasource", "product", "context_keys"]
+    list_filter = ["datasource", "product"]
+    search_fields = ["code", "description"]
+    list_select_related = ["datasource"]
+
+
+@admin.register(CatalogCode)
+class CatalogCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "kind", "datasource", "description"]
+    list_filter = ["datasource", "kind"]
+    list_select_related = ["datasource"]
 
 
 @admin.register(PurgeAudit)

@@ -28,6 +28,14 @@ class DataSource(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["accepts_unauthenticated_events"],
+                condition=Q(accepts_unauthenticated_events=True),
+                name="one_unauthenticated_datasource",
+                violation_error_message="Only one datasource may accept unauthenticated POST /events.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.slug

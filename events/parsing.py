@@ -5,6 +5,7 @@ InvalidInput naming the event (by its position) and the field; it never touches 
 """
 
 import math
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -164,3 +165,114 @@ def ksense_rows(document: Any, *, limits: IngestLimits, now: datetime) -> list[E
             )
         )
     return rows
+
+
+# --- Barchart events API -------------------------------------------------------------------
+
+BARCHART_REQUIRED = ("customer", "product", "type", "timestamp", "context")
+MAX_CODE_LENGTH = 64
+MAX_CONTEXT_ITEMS = 64
+
+
+def _malformed(field: str) -> str:
+    return f'The "{field}" field cannot be interpreted.'
+
+
+def barchart_rows(document: Any, *, limits: IngestLimits, catalog=None) -> list[EventRow]:
+    """Events of the Barchart API (`POST /events`), validated against the catalog if there is one.
+
+    Every offending field of every event is reported (Barchart lists them as children).
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise InvalidInput("The body must be an object with an array of events", details=[_malformed("events")])
+    events = document["events"]
+    if not events:
+        raise InvalidInput("The array of events is empty", details=[_malformed("events")])
+    if len(events) > limits.max_events:
+        raise PayloadTooLarge(f"{len(events)} events in one request; the limit is {limits.max_events}")
+    rows, problems = [], []
+    for position, event in enumerate(events):
+        where = f"events[{position}]"
+        if not isinstance(event, dict):
+            problems.append(f"{_malformed(where)} It must be an object.")
+            continue
+        bad = _barchart_problems(event, catalog)
+        if bad:
+            problems.extend(f"{_malformed(f'{where}.{name}')} {why}".strip() for name, why in bad)
+            continue
+        payload_json = serialize_event(event, limits=limits, where=where)
+        identities = {}
+        if catalog is not None:
+            position_of_user = catalog.types[event["type"]].user_position
+            if position_of_user is not None and position_of_user < len(event["context"]):
+                digest = identity_digest("internal_id", event["context"][position_of_user], where=where)
+                if digest:
+                    identities["internal_id"] = digest
+        timestamp = parse_event_time(event["timestamp"], now=MIN_TIME, where=f"{where}.timestamp")
+        rows.append(EventRow(timestamp=timestamp, payload=event, payload_json=payload_json, type=event["type"],
+                             customer=event["customer"], product=event["product"], identities=identities))
+    if problems:
+        shown = problems[:50]
+        raise InvalidInput(f"{len(problems)} field(s) of the request cannot be interpreted", details=shown)
+    return rows
+
+
+def _barchart_problems(event: dict, catalog) -> list[tuple[str, str]]:
+    bad = [(name, "It is required.") for name in BARCHART_REQUIRED if name not in event]
+    for name in ("customer", "product", "type"):
+        value = event.get(name)
+        if name in event and (not isinstance(value, str) or not value or len(value) > MAX_CODE_LENGTH):
+            bad.append((name, f"It must be a non-empty string of at most {MAX_CODE_LENGTH} characters."))
+    timestamp = event.get("timestamp")
+    if "timestamp" in event:
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            bad.append(("timestamp", "It must be a whole number of milliseconds since the epoch."))
+        elif not EPOCH_MS_THRESHOLD <= timestamp < int(MAX_TIME.timestamp() * 1000):
+            bad.append(("timestamp", "It must be milliseconds since the epoch, between 1973 and 2099."))
+    context = event.get("context")
+    context_ok = isinstance(context, list) and len(context) <= MAX_CONTEXT_ITEMS
+    if "context" in event and not (context_ok and all(isinstance(c, str) for c in context)):
+        bad.append(("context", "It must be an array of strings."))
+        context = None
+    if "version" in event and (not isinstance(event["version"], str) or len(event["version"]) > MAX_CODE_LENGTH):
+        bad.append(("version", "It must be a string."))
+    if bad or catalog is None:
+        return bad
+    return _catalog_problems(event, context, catalog)
+
+
+def _catalog_problems(event: dict, context: list[str], catalog) -> list[tuple[str, str]]:
+    bad = []
+    if event["customer"] not in catalog.customers:
+        bad.append(("customer", f"{event['customer']!r} is not a known customer."))
+    if event["product"] not in catalog.products:
+        bad.append(("product", f"{event['product']!r} is not a known product."))
+    event_type = catalog.types.get(event["type"])
+    if event_type is None:
+        bad.append(("type", f"{event['type']!r} is not a known event type."))
+        return bad
+    if event_type.product != event["product"]:
+        bad.append(("type", f"{event['type']!r} belongs to product {event_type.product!r}."))
+    keys = event_type.context_keys
+    rules = event_type.context_rules.get(event["customer"], (None,) * len(keys))
+    required = len(keys)
+    while required and rules[required - 1] == "stringOptional":
+        required -= 1  # optional trailing values may be left out
+    if not required <= len(context) <= len(keys):
+        bad.append(("context", f"It needs {len(keys)} values ({', '.join(keys)})."))
+        return bad
+    for index, value in enumerate(context):
+        rule = rules[index]
+        if rule == "string" and not value:
+            bad.append((f"context[{index}]", f"{keys[index]} must be a non-empty string."))
+        elif rule == "uuid" and not _is_uuid(value):
+            bad.append((f"context[{index}]", f"{keys[index]} must be a UUID."))
+    return bad
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) in (32, 36)

@@ -1,0 +1,124 @@
+"""The optional Barchart event-type catalog of a datasource: import, and cached lookups for ingest.
+
+A catalog lists customers, products and event types; each type has an ordered list of
+context keys and, per customer, one rule per position:
+  "string": a non-empty string; "uuid": a UUID; "stringOptional": may be empty or absent;
+  null: any string.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from events.models import CatalogCode, CatalogEventType, DataSource
+from eventsite.lib.errors import InvalidInput
+
+RULES = ("string", "uuid", "stringOptional", None)
+CACHE_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogType:
+    product: str
+    context_keys: tuple[str, ...]
+    context_rules: dict[str, tuple[str | None, ...]]
+
+    @property
+    def user_position(self) -> int | None:
+        return self.context_keys.index("userId") if "userId" in self.context_keys else None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    customers: frozenset[str]
+    products: frozenset[str]
+    types: dict[str, CatalogType] = field(default_factory=dict)
+
+
+_cache: dict[int, tuple[float, Catalog | None]] = {}
+_lock = threading.Lock()
+
+
+def catalog_for(*, datasource: DataSource) -> Catalog | None:
+    """The datasource's catalog, or None without one; cached per process for a few seconds."""
+    entry = _cache.get(datasource.pk)
+    if entry is not None and entry[0] > time.monotonic():
+        return entry[1]
+    catalog = _load(datasource)
+    with _lock:
+        _cache[datasource.pk] = (time.monotonic() + CACHE_SECONDS, catalog)
+    return catalog
+
+
+def catalog_cache_clear() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def _load(datasource: DataSource) -> Catalog | None:
+    types = {
+        row.code: CatalogType(
+            product=row.product,
+            context_keys=tuple(row.context_keys),
+            context_rules={customer: tuple(rules) for customer, rules in (row.context_rules or {}).items()},
+        )
+        for row in CatalogEventType.objects.filter(datasource=datasource)
+    }
+    if not types:
+        return None
+    codes = list(CatalogCode.objects.filter(datasource=datasource).values_list("kind", "code"))
+    return Catalog(
+        customers=frozenset(code for kind, code in codes if kind == CatalogCode.Kind.CUSTOMER),
+        products=frozenset(code for kind, code in codes if kind == CatalogCode.Kind.PRODUCT),
+        types=types,
+    )
+
+
+def _codes(document: dict, key: str) -> list[dict]:
+    items = document.get(key)
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("code"), str) for i in items):
+        raise InvalidInput(f"{key!r} must be an array of objects with a string 'code'", field=key)
+    return items
+
+
+@transaction.atomic
+def catalog_import(*, datasource: DataSource, document: dict) -> dict[str, int]:
+    """Replace the datasource's catalog with the document (barchart-event-types.json format)."""
+    if not isinstance(document, dict):
+        raise InvalidInput("The catalog must be a JSON object with customers, products and eventTypes")
+    customers = _codes(document, "customers")
+    products = _codes(document, "products")
+    types = _codes(document, "eventTypes")
+    product_codes = {p["code"] for p in products}
+    rows = []
+    for position, item in enumerate(types):
+        where = f"eventTypes[{position}] ({item['code']})"
+        keys = item.get("contextKeys", [])
+        rules = item.get("contextRules") or {}
+        if item.get("product") not in product_codes:
+            raise InvalidInput(f"{where}: product {item.get('product')!r} is not in products")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise InvalidInput(f"{where}: contextKeys must be an array of strings")
+        if not isinstance(rules, dict):
+            raise InvalidInput(f"{where}: contextRules must be an object of customer -> rules")
+        for customer, customer_rules in rules.items():
+            if not isinstance(customer_rules, list) or len(customer_rules) != len(keys):
+                raise InvalidInput(f"{where}: contextRules.{customer} needs one rule per context key")
+            unknown = [rule for rule in customer_rules if rule not in RULES]
+            if unknown:
+                raise InvalidInput(f"{where}: unknown rule {unknown[0]!r}; rules are {RULES}")
+        rows.append(CatalogEventType(datasource=datasource, code=item["code"], description=item.get("description", ""),
+                                     product=item["product"], context_keys=keys, context_rules=rules))
+    CatalogEventType.objects.filter(datasource=datasource).delete()
+    CatalogCode.objects.filter(datasource=datasource).delete()
+    CatalogEventType.objects.bulk_create(rows)
+    CatalogCode.objects.bulk_create(
+        [CatalogCode(datasource=datasource, kind=CatalogCode.Kind.CUSTOMER, code=c["code"],
+                     description=c.get("description", "")) for c in customers]
+        + [CatalogCode(datasource=datasource, kind=CatalogCode.Kind.PRODUCT, code=p["code"],
+                       description=p.get("description", "")) for p in products]
+    )
+    transaction.on_commit(catalog_cache_clear)
+    return {"customers": len(customers), "products": len(products), "event_types": len(rows)}

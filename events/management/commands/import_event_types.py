@@ -1,0 +1,33 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from events.catalog import catalog_import
+from events.selectors import datasource_get
+from eventsite.lib.errors import DomainError
+
+
+class Command(BaseCommand):
+    help = "Replace a datasource's Barchart event-type catalog with a JSON file (barchart-event-types.json format)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("file", type=Path)
+
+    def handle(self, *args, slug, file, **options):
+        datasource = datasource_get(slug=slug)
+        if datasource is None:
+            raise CommandError(f"No datasource {slug!r}; create it with: manage.py create_datasource {slug}")
+        try:
+            document = json.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise CommandError(f"{file} is not valid JSON: {exc}") from None
+        try:
+            counts = catalog_import(datasource=datasource, document=document)
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(f"Imported {counts['customers']} customers, {counts['products']} products and "
+                          f"{counts['event_types']} event types into {slug}")
