@@ -276,3 +276,42 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return len(value) in (32, 36)
+
+
+# --- Jitsu (EventNative) API ---------------------------------------------------------------
+
+# Keys the Jitsu SDK copies into every event that must not be stored: api_key is the raw token.
+JITSU_DROPPED_KEYS = ("api_key",)
+
+
+def jitsu_rows(document: Any, *, limits: IngestLimits, now: datetime) -> list[EventRow]:
+    """Events of the Jitsu SDK (`/api/v1/event`, `/api/v1/s2s/event`), also in its eventn_ctx
+    compatibility shape. An empty event_id gets a server-assigned UUID."""
+    rows = []
+    for position, event in enumerate(as_event_list(document, limits=limits)):
+        where = f"event[{position}]"
+        if not isinstance(event, dict):
+            raise InvalidInput(f"{where} must be a JSON object")
+        event = {key: value for key, value in event.items() if key not in JITSU_DROPPED_KEYS}
+        if isinstance(event.get("eventn_ctx"), dict):
+            event["eventn_ctx"] = context = dict(event["eventn_ctx"])
+        else:
+            context = event
+        event_id = optional_string(context, "event_id", where=where, max_length=MAX_EVENT_ID_LENGTH)
+        if not event_id:
+            # The Node SDK sends "": assign one, and store it in the payload too.
+            event_id = context["event_id"] = uuid.uuid4().hex
+        payload_json = serialize_event(event, limits=limits, where=where)
+        event_type = optional_string(event, "event_type", where=where, max_length=MAX_TYPE_LENGTH) or ""
+        timestamp = parse_event_time(context.get("utc_time"), now=now, where=f"{where}.utc_time")
+        identities = {}
+        user = context.get("user")
+        if user is not None and not isinstance(user, dict):
+            raise InvalidInput(f"{where}.user must be an object")
+        for key, kind in (("anonymous_id", "anonymous_id"), ("id", "internal_id"), ("email", "email")):
+            value = (user or {}).get(key)
+            if value not in (None, ""):
+                identities[kind] = identity_digest(kind, value, where=f"{where}.user")
+        rows.append(EventRow(timestamp=timestamp, payload=event, payload_json=payload_json, type=event_type,
+                             event_id=event_id, identities=identities))
+    return rows

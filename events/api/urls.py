@@ -1,11 +1,13 @@
 from django.urls import path
 
-from events.api import barchart, ksense, purge
+from events.api import barchart, jitsu, ksense, purge
 
 urlpatterns = [
     path("api/v2/events/post_event", ksense.post_event, name="ksense-post-event"),
     path("api/v2/insights/purge_user", purge.purge_user_view, name="ksense-purge-user"),
     path("api/v2/insights/purge_dataset", purge.purge_dataset_view, name="ksense-purge-dataset"),
+    path("api/v1/event", jitsu.browser_event, name="jitsu-event"),
+    path("api/v1/s2s/event", jitsu.server_event, name="jitsu-s2s-event"),
     path("events", barchart.post_events, name="barchart-events"),
     path("service/version", barchart.service_version, name="barchart-service-version"),
     path("system/version", barchart.service_version, name="barchart-system-version"),
