@@ -212,6 +212,8 @@ STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
 
 if S3_BUCKET:
+    from botocore.config import Config as BotoConfig
+
     _s3_options = {
         "bucket_name": S3_BUCKET,
         "region_name": S3_REGION,
@@ -219,6 +221,11 @@ if S3_BUCKET:
         "file_overwrite": True,
         "querystring_auth": True,
         "querystring_expire": REPORT_LINK_SECONDS,
+        # Fail fast when S3 is down; the export job is then FAILED with the reason.
+        "client_config": BotoConfig(
+            connect_timeout=S3_TIMEOUT_SECONDS, read_timeout=S3_TIMEOUT_SECONDS * 6,
+            retries={"max_attempts": 2, "mode": "standard"}, signature_version="s3v4",
+        ),
     }
     if S3_ENDPOINT_URL:
         _s3_options["endpoint_url"] = S3_ENDPOINT_URL
@@ -266,6 +273,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "timeout": 2}
 CELERY_BEAT_SCHEDULE: dict = {
     "reclaim-pending-epochs": {"task": "reports.tasks.reclaim_pending_epochs", "schedule": 300.0},
+    "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -1,8 +1,17 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from reports.models import ReportUser
+from eventsite.lib.errors import DomainError
+from reports.authentication import ReportPrincipal
+from reports.models import ReportJob, ReportUser
+from reports.services import report_job_create, report_link_issue, report_request_parse
 
 
 class ReportUserInline(admin.StackedInline):
@@ -26,3 +35,89 @@ class ReportAwareUserAdmin(UserAdmin):
     def report_customer(self, obj):
         profile = getattr(obj, "report_profile", None)
         return profile.customer if profile else ""
+
+
+class ReportStartForm(forms.Form):
+    customer = forms.CharField(max_length=64)
+    product = forms.CharField(max_length=64)
+    types = forms.CharField(required=False, help_text="Comma-separated event types; empty: every type")
+    start = forms.DateTimeField(required=False, help_text="UTC, e.g. 2026-11-01 00:00")
+    end = forms.DateTimeField(required=False)
+    delimiter = forms.CharField(max_length=1, initial="|", strip=False)
+
+
+@admin.register(ReportJob)
+class ReportJobAdmin(admin.ModelAdmin):
+    list_display = ["source", "status", "customer", "product", "rows", "bytes", "duration", "requested_by",
+                    "created_at", "download"]
+    list_filter = ["status", "customer", "product"]
+    list_select_related = ["requested_by"]
+    readonly_fields = [field.name for field in ReportJob._meta.fields]
+    show_full_result_count = False
+
+    @admin.display(description="duration (s)")
+    def duration(self, obj):
+        seconds = obj.duration_seconds
+        return f"{seconds:.1f}" if seconds is not None else ""
+
+    @admin.display(description="file")
+    def download(self, obj):
+        if obj.status == ReportJob.Status.COMPLETE and obj.file_deleted_at is None:
+            return format_html('<a class="button" href="{}">Download</a>',
+                               reverse("admin:reports_reportjob_download", args=[obj.pk]))
+        return ""
+
+    def has_add_permission(self, request):
+        return False  # reports start from the form below, which calls the service
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path("start/", self.admin_site.admin_view(self.start_view), name="reports_reportjob_start"),
+            path("<uuid:job_id>/download/", self.admin_site.admin_view(self.download_view),
+                 name="reports_reportjob_download"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "start_url": reverse("admin:reports_reportjob_start")}
+        return super().changelist_view(request, extra_context)
+
+    def start_view(self, request):
+        form = ReportStartForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            body = {"filter": {"customer": data["customer"], "product": data["product"]},
+                    "output": {"delimiter": data["delimiter"]}}
+            if data["types"]:
+                body["filter"]["types"] = [t.strip() for t in data["types"].split(",") if t.strip()]
+            for name in ("start", "end"):
+                if data[name]:
+                    body["filter"][name] = int(data[name].timestamp() * 1000)
+            try:
+                job = report_job_create(principal=ReportPrincipal(user=request.user, customer=None),
+                                        request=report_request_parse(body))
+            except DomainError as error:
+                form.add_error(None, "; ".join(error.details or [error.message]))
+            else:
+                self.message_user(request, f"Started report {job.source}.", messages.SUCCESS)
+                return redirect("admin:reports_reportjob_changelist")
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "title": "Start a report"}
+        return TemplateResponse(request, "admin/reports/reportjob/start.html", context)
+
+    def download_view(self, request, job_id):
+        job = ReportJob.objects.filter(pk=job_id).first()
+        if job is None:
+            raise Http404
+        try:
+            link = report_link_issue(job=job, base_url=request.build_absolute_uri("/"))
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return redirect("admin:reports_reportjob_changelist")
+        return redirect(link)

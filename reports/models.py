@@ -1,5 +1,7 @@
 """Report users and report jobs (jobs: see the reports issue)."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -16,3 +18,50 @@ class ReportUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.customer})"
+
+
+class ReportJob(models.Model):
+    """An asynchronous export of events (Barchart `POST /reports`)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "RUNNING"
+        COMPLETE = "COMPLETE"
+        TIMEOUT = "TIMEOUT"
+        FAILED = "FAILED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    customer = models.CharField(max_length=64)
+    product = models.CharField(max_length=64)
+    types = models.JSONField(null=True, blank=True)  # None: every type of the product
+    start_ms = models.BigIntegerField(null=True, blank=True)
+    end_ms = models.BigIntegerField(null=True, blank=True)
+    delimiter = models.CharField(max_length=1, default="|")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    status_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    file_key = models.CharField(max_length=200, blank=True)
+    file_deleted_at = models.DateTimeField(null=True, blank=True)
+    rows = models.BigIntegerField(null=True, blank=True)
+    bytes = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="reportjob_status_created")]
+
+    def __str__(self) -> str:
+        return f"JOB-{self.id}"
+
+    @property
+    def source(self) -> str:
+        return f"JOB-{self.id}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

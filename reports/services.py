@@ -1,10 +1,28 @@
 """Writes of the reports layer."""
 
-from django.contrib.auth.models import User
-from django.db import transaction
+import csv
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from eventsite.lib.errors import InvalidInput
-from reports.models import ReportUser
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from events.selectors import events_visible
+from eventsite.lib.errors import InvalidInput, ServiceUnavailable
+from reports import storage
+from reports.authentication import ReportPrincipal
+from reports.exceptions import ReportJobRunning, ReportJobUnavailable
+from reports.models import ReportJob, ReportUser
+from reports.selectors import report_catalog_width, report_context_keys
 
 
 @transaction.atomic
@@ -24,3 +42,230 @@ def report_user_upsert(*, username: str, customer: str, password: str | None) ->
         user.save(update_fields=["password"])
     ReportUser.objects.update_or_create(user=user, defaults={"customer": customer})
     return user, created
+
+
+# --- Report jobs ---------------------------------------------------------------------------
+
+
+
+
+logger = logging.getLogger(__name__)
+FORBIDDEN_DELIMITERS = {'"', "\n", "\r", "\x00"}
+MAX_ATTEMPTS = 3
+PROGRESS_EVERY = 10_000
+DOWNLOAD_SALT = "reports.download"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    customer: str
+    product: str
+    types: list[str] | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    delimiter: str = "|"
+
+
+def _malformed(field: str) -> str:
+    return f'The "{field}" field cannot be interpreted.'
+
+
+def report_request_parse(document) -> ReportRequest:
+    """Validate a Barchart `POST /reports` body; every bad field is listed."""
+    if not isinstance(document, dict) or not isinstance(document.get("filter"), dict):
+        raise InvalidInput("The body must be an object with a filter", details=[_malformed("filter")])
+    report_filter, output = document["filter"], document.get("output", {})
+    problems = []
+    for name in ("customer", "product"):
+        value = report_filter.get(name)
+        if not isinstance(value, str) or not value or len(value) > 64:
+            problems.append(_malformed(name))
+    types = report_filter.get("types")
+    if types is not None and (not isinstance(types, list) or not types
+                              or not all(isinstance(t, str) and 0 < len(t) <= 200 for t in types)):
+        problems.append(_malformed("types"))
+    bounds = {}
+    for name in ("start", "end"):
+        value = report_filter.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53):
+            problems.append(_malformed(name))
+        bounds[name] = value
+    if (isinstance(bounds["start"], int) and isinstance(bounds["end"], int) and not problems
+            and bounds["start"] > bounds["end"]):
+        problems.append(_malformed("end") + " It is before start.")
+    if not isinstance(output, dict):
+        problems.append(_malformed("output"))
+        output = {}
+    delimiter = output.get("delimiter", "|")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in FORBIDDEN_DELIMITERS:
+        problems.append(_malformed("delimiter") + " Use one character other than a quote or a line break.")
+    if problems:
+        raise InvalidInput("The report request cannot be interpreted", details=problems)
+    return ReportRequest(customer=report_filter["customer"], product=report_filter["product"], types=types,
+                         start_ms=bounds["start"], end_ms=bounds["end"], delimiter=delimiter)
+
+
+def report_job_create(*, principal: ReportPrincipal, request: ReportRequest) -> ReportJob:
+    """Create a RUNNING job and hand it to a worker.
+
+    The job is committed before it is published (the worker must find it). If the broker
+    is down the job is marked FAILED at once and the caller gets a 503: no job stays RUNNING
+    without a worker to run it.
+    """
+    from reports.tasks import export_report  # tasks import this module
+
+    principal.check_customer(request.customer)
+    job = ReportJob.objects.create(
+        requested_by=principal.user, customer=request.customer,
+        product=request.product, types=request.types, start_ms=request.start_ms, end_ms=request.end_ms,
+        delimiter=request.delimiter,
+    )
+    try:
+        export_report.apply_async((str(job.id),), retry=False)
+    except Exception as exc:  # noqa: BLE001 - any broker failure
+        logger.warning("could not publish report job %s: %s", job.id, exc.__class__.__name__)
+        _finish(job, ReportJob.Status.FAILED, "The task queue was unavailable when the report was requested")
+        raise ServiceUnavailable("The report queue is unavailable; retry shortly") from exc
+    return job
+
+
+def _finish(job: ReportJob, status: str, reason: str = "", **fields) -> bool:
+    """Move a RUNNING job to a terminal status; False if it was no longer RUNNING."""
+    updated = ReportJob.objects.filter(pk=job.pk, status=ReportJob.Status.RUNNING).update(
+        status=status, status_reason=reason, finished_at=timezone.now(), **fields
+    )
+    return bool(updated)
+
+
+def _events_for(job: ReportJob):
+    events = events_visible().filter(customer=job.customer, product=job.product)
+    if job.types is not None:
+        events = events.filter(type__in=job.types)
+    if job.start_ms is not None:
+        events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
+    if job.end_ms is not None:
+        events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
+    return events.order_by("timestamp", "id").values_list("timestamp", "type", "payload__context")
+
+
+class _Stop(Exception):
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def report_job_run(*, job_id: str) -> str:
+    """Export a job's events into its file: streamed from the database, never all in memory.
+
+    Idempotent: a rerun (a redelivered task after a worker died) writes the same object key.
+    """
+    job = ReportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status != ReportJob.Status.RUNNING:
+        return job.status if job else "MISSING"
+    ReportJob.objects.filter(pk=job.pk).update(started_at=timezone.now(), attempts=job.attempts + 1)
+    if job.attempts + 1 > MAX_ATTEMPTS:
+        _finish(job, ReportJob.Status.FAILED, f"Gave up after {MAX_ATTEMPTS} attempts")
+        return ReportJob.Status.FAILED
+    key = f"reports/{job.id}.csv"
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="eventsite-report-") as workdir:
+        try:
+            rows, path = _write_file(job, Path(workdir), began)
+        except _Stop as stop:
+            _finish(job, stop.status, stop.reason)
+            return stop.status
+        try:
+            storage.upload(key=key, path=path)
+        except ServiceUnavailable as error:
+            _remove_partial(key)
+            _finish(job, ReportJob.Status.FAILED, error.message)
+            return ReportJob.Status.FAILED
+        size = path.stat().st_size
+    if not _finish(job, ReportJob.Status.COMPLETE, "", file_key=key, rows=rows, bytes=size):
+        _remove_partial(key)  # swept or cancelled meanwhile: leave no orphan file
+    return ReportJob.Status.COMPLETE
+
+
+def _remove_partial(key: str) -> None:
+    try:
+        storage.delete(key=key)
+    except ServiceUnavailable:
+        logger.warning("could not remove %s; the retention sweep will", key)
+
+
+def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]:
+    keys = report_context_keys(product=job.product, types=job.types)
+    width = len(keys) if keys is not None else report_catalog_width(product=job.product)
+    body_path, final_path = workdir / "body.csv", workdir / "report.csv"
+    rows = 0
+    with body_path.open("w", newline="", encoding="utf-8") as body:
+        writer = csv.writer(body, delimiter=job.delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        for timestamp, event_type, context in _events_for(job).iterator(chunk_size=5000):
+            values = [str(value) for value in context] if isinstance(context, list) else []
+            width = max(width, len(values))
+            writer.writerow([int(timestamp.timestamp() * 1000), event_type, *values])
+            rows += 1
+            if rows % PROGRESS_EVERY == 0:
+                _check_limits(rows, began)
+        _check_limits(rows, began)
+    header = ["timestamp", "type", *(keys if keys is not None and len(keys) == width
+                                     else [f"context_{n}" for n in range(1, width + 1)])]
+    with final_path.open("w", newline="", encoding="utf-8") as final, body_path.open(encoding="utf-8") as body:
+        csv.writer(final, delimiter=job.delimiter, lineterminator="\n").writerow(header)
+        shutil.copyfileobj(body, final, length=1024 * 1024)
+    return rows, final_path
+
+
+def _check_limits(rows: int, began: float) -> None:
+    if rows > settings.REPORT_MAX_ROWS:
+        raise _Stop(ReportJob.Status.TIMEOUT, f"More than {settings.REPORT_MAX_ROWS} rows (REPORT_MAX_ROWS)")
+    if time.monotonic() - began > settings.REPORT_TIME_LIMIT_SECONDS:
+        raise _Stop(ReportJob.Status.TIMEOUT,
+                    f"Ran longer than {settings.REPORT_TIME_LIMIT_SECONDS} s (REPORT_TIME_LIMIT_SECONDS)")
+
+
+def report_link_issue(*, job: ReportJob, base_url: str) -> str:
+    """A download link valid for REPORT_LINK_SECONDS; only for a file that exists."""
+    if job.status == ReportJob.Status.RUNNING:
+        raise ReportJobRunning(f"Report {job.source} is still running")
+    if job.status != ReportJob.Status.COMPLETE:
+        raise ReportJobUnavailable(f"Report {job.source} ended {job.status}: {job.status_reason}")
+    if job.file_deleted_at is not None or not job.file_key or not storage.exists(key=job.file_key):
+        raise ReportJobUnavailable(f"The file of report {job.source} no longer exists")
+    if storage.is_local():
+        signed = signing.dumps({"job": str(job.id), "key": job.file_key}, salt=DOWNLOAD_SALT)
+        return base_url.rstrip("/") + reverse("report-download", args=[signed])
+    return storage.presigned_url(key=job.file_key)
+
+
+def report_download_resolve(*, signed: str) -> Path:
+    """The local file behind a signed download link, if the link is still valid."""
+    try:
+        data = signing.loads(signed, salt=DOWNLOAD_SALT, max_age=settings.REPORT_LINK_SECONDS)
+    except signing.SignatureExpired:
+        raise ReportJobUnavailable("This download link has expired; ask for a new one") from None
+    except signing.BadSignature:
+        raise ReportJobUnavailable("This download link is not valid") from None
+    job = ReportJob.objects.filter(pk=data["job"], file_key=data["key"], file_deleted_at=None).first()
+    if job is None or not storage.exists(key=job.file_key):
+        raise ReportJobUnavailable("The file of this report no longer exists")
+    return storage.local_path(key=job.file_key)
+
+
+def report_jobs_sweep() -> dict[str, int]:
+    """Periodic: fail jobs stuck RUNNING past their time limit; delete files past retention."""
+    now = timezone.now()
+    stuck_before = now - timedelta(seconds=settings.REPORT_TIME_LIMIT_SECONDS + 300)
+    stuck = ReportJob.objects.filter(status=ReportJob.Status.RUNNING, created_at__lt=stuck_before).update(
+        status=ReportJob.Status.FAILED, status_reason="No worker finished it within the time limit",
+        finished_at=now)
+    expired = 0
+    retention_before = now - timedelta(days=settings.REPORT_RETENTION_DAYS)
+    for job in ReportJob.objects.filter(file_deleted_at=None, finished_at__lt=retention_before).exclude(file_key=""):
+        try:
+            storage.delete(key=job.file_key)
+        except ServiceUnavailable:
+            continue  # next sweep
+        ReportJob.objects.filter(pk=job.pk).update(file_deleted_at=now)
+        expired += 1
+    return {"stuck": stuck, "expired": expired}

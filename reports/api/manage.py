@@ -1,0 +1,37 @@
+"""Staff-only management API for report jobs: list, retrieve, create, download link."""
+
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from reports.authentication import ReportPrincipal
+from reports.models import ReportJob
+from reports.selectors import report_status
+from reports.services import report_job_create, report_link_issue, report_request_parse
+
+
+class ReportJobSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ReportJob
+        fields = ["id", "source", "status", "status_reason", "customer", "product", "types", "start_ms", "end_ms",
+                  "delimiter", "requested_by", "created_at", "started_at", "finished_at", "rows", "bytes"]
+        read_only_fields = fields
+
+
+class ReportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = ReportJob.objects.select_related("requested_by")
+    serializer_class = ReportJobSerializer
+
+    def create(self, request):
+        """Start a report: the Barchart body, {"filter": {...}, "output": {...}}."""
+        report_request = report_request_parse(request.data)
+        job = report_job_create(principal=ReportPrincipal(user=request.user, customer=None), request=report_request)
+        return Response({**ReportJobSerializer(job).data, "report_status": report_status(job)},
+                        status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"])
+    def link(self, request, pk=None):
+        return Response({"link": report_link_issue(job=self.get_object(), base_url=request.build_absolute_uri("/"))})

@@ -1,0 +1,70 @@
+"""All access to export files goes through here (S3 in production, the local disk embedded).
+
+Calls carry short timeouts (S3_TIMEOUT_SECONDS) and raise StorageUnavailable, never a
+boto3 or OS error. Never call these inside a database transaction.
+"""
+
+import logging
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, storages
+
+from eventsite.lib.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class StorageUnavailable(ServiceUnavailable):
+    code = "STORAGE_UNAVAILABLE"
+
+
+def _storage():
+    return storages["exports"]
+
+
+def is_local() -> bool:
+    return isinstance(_storage(), FileSystemStorage)
+
+
+def upload(*, key: str, path: Path) -> None:
+    """Store the file at key, replacing any earlier object (a rerun writes the same key).
+
+    On S3 django-storages uploads through boto3's managed transfer: multipart for big files.
+    """
+    storage = _storage()
+    try:
+        if is_local() and storage.exists(key):
+            storage.delete(key)  # FileSystemStorage would otherwise pick another name
+        with path.open("rb") as handle:
+            saved = storage.save(key, File(handle, name=key))
+    except Exception as exc:  # noqa: BLE001 - any storage or network failure
+        raise StorageUnavailable(f"Object storage failed while writing {key}: {exc.__class__.__name__}") from exc
+    if saved != key:
+        raise StorageUnavailable(f"Object storage stored {saved!r} instead of {key!r}")
+
+
+def exists(*, key: str) -> bool:
+    try:
+        return _storage().exists(key)
+    except Exception as exc:  # noqa: BLE001
+        raise StorageUnavailable("Object storage is unavailable") from exc
+
+
+def delete(*, key: str) -> None:
+    try:
+        _storage().delete(key)
+    except Exception as exc:  # noqa: BLE001
+        raise StorageUnavailable(f"Object storage failed while deleting {key}") from exc
+
+
+def presigned_url(*, key: str) -> str:
+    """A time-limited download URL (S3 only; settings.REPORT_LINK_SECONDS)."""
+    try:
+        return _storage().url(key)
+    except Exception as exc:  # noqa: BLE001
+        raise StorageUnavailable("Object storage is unavailable") from exc
+
+
+def local_path(*, key: str) -> Path:
+    return Path(_storage().path(key))

@@ -1,0 +1,38 @@
+import base64
+import socket
+
+import pytest
+from django.contrib.auth.models import User
+
+from eventsite.celery import app
+from reports.models import ReportUser
+
+
+@pytest.fixture
+def eager_celery():
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False
+
+
+def basic(username: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+
+
+@pytest.fixture
+def tgam_user(db):
+    user = User.objects.create_user("tgam", password="long-enough-pass-1")
+    ReportUser.objects.create(user=user, customer="TGAM")
+    return basic("tgam", "long-enough-pass-1")
+
+
+@pytest.fixture
+def staff_basic(db):
+    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    return basic("ops", "long-enough-pass-1")
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
