@@ -92,6 +92,8 @@ try:
     REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7, minimum=1)
     REPORT_MAX_ROWS = env_int("REPORT_MAX_ROWS", 50_000_000, minimum=1)
     REPORT_TIME_LIMIT_SECONDS = env_int("REPORT_TIME_LIMIT_SECONDS", 3600, minimum=1)
+    # How long Redis keeps a task a dead worker had taken before handing it to another.
+    BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", REPORT_TIME_LIMIT_SECONDS + 600, minimum=1)
 
     # Object storage: S3 when S3_BUCKET is set, the local disk otherwise.
     S3_BUCKET = env_str("S3_BUCKET")
@@ -250,7 +252,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
-        "visibility_timeout": REPORT_TIME_LIMIT_SECONDS + 600,
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
     }
 else:
     _queue_dir = VAR_DIR / "celery" / "queue"
