@@ -203,7 +203,7 @@ def test_a_broker_outage_neither_fails_nor_stalls_purge_dataset(client, ingest_t
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    dead = Celery("dead", broker=f"redis://127.0.0.1:{port}/0")
+    dead = Celery("dead", broker=f"redis://127.0.0.1:{port}/0", set_as_current=False)
     dead.conf.broker_connection_timeout = 1
     dead.conf.broker_transport_options = {"socket_connect_timeout": 1, "max_retries": 0}
 

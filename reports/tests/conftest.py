@@ -1,8 +1,10 @@
 import base64
 import socket
 
+import boto3
 import pytest
 from django.contrib.auth.models import User
+from moto.server import ThreadedMotoServer
 
 from eventsite.celery import app
 from reports.models import ReportUser
@@ -36,3 +38,20 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+BUCKET = "eventsite-exports"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    port = closed_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=BUCKET)
+    yield endpoint
+    server.stop()
+
+

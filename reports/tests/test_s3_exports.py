@@ -8,26 +8,12 @@ import json
 import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 from reports.models import ReportJob
-from reports.tests.conftest import closed_port
+from reports.tests.conftest import BUCKET, closed_port
 from reports.tests.test_reports_api import barchart_event, ingest, start
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BUCKET = "eventsite-exports"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = closed_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
 
 
 def s3_storage(endpoint: str, expire: int = 900) -> dict:

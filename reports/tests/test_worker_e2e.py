@@ -19,8 +19,9 @@ from events.models import Event
 from events.parsing import IngestLimits, barchart_rows
 from events.services import events_ingest
 from reports.models import ReportJob
+from reports.tests.conftest import BUCKET
 from reports.tests.test_reports_api import barchart_event, start
-from reports.tests.test_s3_exports import BUCKET, objects, s3_endpoint, s3_storage  # noqa: F401 - fixture
+from reports.tests.test_s3_exports import objects, s3_storage
 from tests.services import REDIS_URL, requires_postgres, requires_redis
 
 pytestmark = [requires_postgres, requires_redis, pytest.mark.django_db(transaction=True), pytest.mark.slow]
