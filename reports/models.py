@@ -48,6 +48,8 @@ class ReportJob(models.Model):
     file_deleted_at = models.DateTimeField(null=True, blank=True)
     rows = models.BigIntegerField(null=True, blank=True)
     bytes = models.BigIntegerField(null=True, blank=True)
+    # Set by a purge while the job runs: the export may hold purged events and must be redone.
+    rerun_required = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -17,9 +17,11 @@ from django.utils import timezone
 
 from events.identities import identity_digest
 from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, PurgeAudit
-from events.selectors import events_of_datasource
+from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
 from eventsite.lib.errors import InvalidInput
+from reports.models import ReportJob
+from reports.services import report_files_purge
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ def purge_user_preview(*, datasource: DataSource, kind: str, user_id: str) -> in
 
 def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor, suppress: bool = False) -> PurgeAudit:
     digest = _digest(kind, user_id)
+    pairs = events_customer_product_pairs(datasource=datasource, identity=(kind, digest))
     with transaction.atomic():
         deleted = events_purge_user(datasource=datasource, kind=kind, digest=digest)
         if suppress:
@@ -87,6 +90,12 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
             events_deleted=deleted,
             completed_at=timezone.now(),
         )
+    # After the commit, and outside any transaction (object storage): exports that may hold
+    # the user's events rerun (if running) or lose their file (if complete).
+    removed = report_files_purge(pairs=pairs)
+    if removed:
+        PurgeAudit.objects.filter(pk=audit.pk).update(files_removed=removed)
+        audit.files_removed = removed
     return audit
 
 
@@ -100,6 +109,9 @@ def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
 
     with transaction.atomic():
         reclaim = events_purge_dataset_begin(datasource=datasource)
+        # Which reports hold this datasource's events is only known by scanning it (done in
+        # the background reclaim); a report running right now reruns, to be safe.
+        ReportJob.objects.filter(status=ReportJob.Status.RUNNING).update(rerun_required=True)
         audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
         EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
         transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk, reclaim_purged_epoch))
@@ -120,9 +132,12 @@ def purge_dataset_reclaim(*, reclaim_id: int) -> int:
     reclaim = EpochReclaim.objects.filter(pk=reclaim_id, finished_at=None).first()
     if reclaim is None:
         return 0
+    pairs = events_customer_product_pairs(datasource=reclaim.datasource, epoch=reclaim.epoch)
+    removed = report_files_purge(pairs=pairs, running_too=False)
     deleted = events_reclaim_epoch(reclaim=reclaim)
     if reclaim.audit_id is not None:
         PurgeAudit.objects.filter(pk=reclaim.audit_id).update(
-            events_deleted=F("events_deleted") + deleted, completed_at=timezone.now()
+            events_deleted=F("events_deleted") + deleted, files_removed=F("files_removed") + removed,
+            completed_at=timezone.now(),
         )
     return deleted

@@ -52,6 +52,7 @@ def report_user_upsert(*, username: str, customer: str, password: str | None) ->
 logger = logging.getLogger(__name__)
 FORBIDDEN_DELIMITERS = {'"', "\n", "\r", "\x00"}
 MAX_ATTEMPTS = 3
+MAX_PURGE_RERUNS = 3
 PROGRESS_EVERY = 10_000
 DOWNLOAD_SALT = "reports.download"
 
@@ -130,10 +131,12 @@ def report_job_create(*, principal: ReportPrincipal, request: ReportRequest) -> 
 
 
 def _finish(job: ReportJob, status: str, reason: str = "", **fields) -> bool:
-    """Move a RUNNING job to a terminal status; False if it was no longer RUNNING."""
-    updated = ReportJob.objects.filter(pk=job.pk, status=ReportJob.Status.RUNNING).update(
-        status=status, status_reason=reason, finished_at=timezone.now(), **fields
-    )
+    """Move a RUNNING job to a terminal status; False if it was no longer RUNNING, or if a
+    purge asked for a rerun (a COMPLETE file must not hold events purged meanwhile)."""
+    jobs = ReportJob.objects.filter(pk=job.pk, status=ReportJob.Status.RUNNING)
+    if status == ReportJob.Status.COMPLETE:
+        jobs = jobs.filter(rerun_required=False)
+    updated = jobs.update(status=status, status_reason=reason, finished_at=timezone.now(), **fields)
     return bool(updated)
 
 
@@ -168,6 +171,18 @@ def report_job_run(*, job_id: str) -> str:
         return ReportJob.Status.FAILED
     key = f"reports/{job.id}.csv"
     began = time.monotonic()
+    for _ in range(MAX_PURGE_RERUNS):
+        outcome = _export_once(job, key, began)
+        if outcome is not None:
+            return outcome
+        # A purge touched this report while it ran: export again, without the purged events.
+        ReportJob.objects.filter(pk=job.pk).update(rerun_required=False)
+    _finish(job, ReportJob.Status.FAILED, "Purges kept changing the data during the export; request it again")
+    return ReportJob.Status.FAILED
+
+
+def _export_once(job: ReportJob, key: str, began: float) -> str | None:
+    """One export pass; None when a purge asked for a rerun before it could complete."""
     with tempfile.TemporaryDirectory(prefix="eventsite-report-") as workdir:
         try:
             rows, path = _write_file(job, Path(workdir), began)
@@ -181,9 +196,13 @@ def report_job_run(*, job_id: str) -> str:
             _finish(job, ReportJob.Status.FAILED, error.message)
             return ReportJob.Status.FAILED
         size = path.stat().st_size
-    if not _finish(job, ReportJob.Status.COMPLETE, "", file_key=key, rows=rows, bytes=size):
-        _remove_partial(key)  # swept or cancelled meanwhile: leave no orphan file
-    return ReportJob.Status.COMPLETE
+    if _finish(job, ReportJob.Status.COMPLETE, "", file_key=key, rows=rows, bytes=size):
+        return ReportJob.Status.COMPLETE
+    current = ReportJob.objects.get(pk=job.pk)
+    if current.status == ReportJob.Status.RUNNING and current.rerun_required:
+        return None
+    _remove_partial(key)  # swept meanwhile: leave no orphan file
+    return current.status
 
 
 def _remove_partial(key: str) -> None:
@@ -269,3 +288,34 @@ def report_jobs_sweep() -> dict[str, int]:
         ReportJob.objects.filter(pk=job.pk).update(file_deleted_at=now)
         expired += 1
     return {"stuck": stuck, "expired": expired}
+
+
+def report_files_purge(*, pairs: set[tuple[str, str]], running_too: bool = True) -> int:
+    """After a purge: make reports that may hold purged events forget them.
+
+    pairs: the (customer, product) of the purged events; reports filter on both. First every
+    RUNNING job of those pairs is told to rerun, then the files of COMPLETE ones are deleted
+    (their links stop working). In that order a job either reruns or loses its file.
+    Returns the number of files removed.
+    """
+    if not pairs:
+        return 0
+    from django.db.models import Q
+
+    match = Q()
+    for customer, product in pairs:
+        match |= Q(customer=customer, product=product)
+    if running_too:
+        ReportJob.objects.filter(match, status=ReportJob.Status.RUNNING).update(rerun_required=True)
+    removed = 0
+    now = timezone.now()
+    for job in ReportJob.objects.filter(match, status=ReportJob.Status.COMPLETE, file_deleted_at=None):
+        if job.file_key:
+            try:
+                storage.delete(key=job.file_key)
+            except ServiceUnavailable:
+                logger.warning("could not delete %s after a purge; the job is marked so no link is issued", job.pk)
+        ReportJob.objects.filter(pk=job.pk).update(
+            file_deleted_at=now, status_reason="File deleted: it held events erased by a purge")
+        removed += 1
+    return removed
