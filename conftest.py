@@ -1,7 +1,9 @@
 """Test-wide fixtures. Factories live in tests/factories.py."""
 
 import pytest
+from django.core.cache import cache
 
+from eventsite.lib import ratelimit
 from tests.factories import make_datasource, make_token
 from tokens.cache import token_cache
 
@@ -27,3 +29,12 @@ def _fresh_token_cache():
     token_cache.clear()
     yield
     token_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_auth_limiter():
+    # Failed-auth counts (per client IP, in the cache) must not carry over between tests.
+    cache.clear()
+    ratelimit.reset()
+    yield
+    ratelimit.reset()

@@ -8,6 +8,7 @@ A malformed value stops start-up with a one-line message naming the variable.
 
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -102,6 +103,14 @@ try:
         raise ConfigurationError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_BUCKET")
     S3_TIMEOUT_SECONDS = env_int("S3_TIMEOUT_SECONDS", 5, minimum=1)
 
+    # Failed authentication (tokens, report users' Basic auth) per client IP: limit per window.
+    AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
+    AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60, minimum=1)
+    # HTTPS hardening in production (behind a TLS-terminating proxy that sets X-Forwarded-Proto).
+    _PRODUCTION = not EMBEDDED and not TESTING and not DEBUG
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _PRODUCTION)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _PRODUCTION else 0, minimum=0)
+
     SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
 except ConfigurationError as exc:
     _fail(str(exc))
@@ -120,6 +129,7 @@ INSTALLED_APPS = [
     "events",
     "tokens",
     "reports",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -131,7 +141,37 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out admin login into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin (and any Django) login brute force: django-axes locks a username+IP pair out after
+# AXES_FAILURE_LIMIT failures for AXES_COOLOFF_MINUTES. Records live in the database.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# Caches: Redis in production (shared by all web processes; short timeouts so an outage costs
+# milliseconds, and the auth-failure limiter fails open), per-process memory otherwise.
+if REDIS_URL and not TESTING:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "eventsite",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    # Tests use memory too: limiter counts must not leak between tests through a shared Redis.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "eventsite"}}
+AUTH_FAILURE_CACHE = "default"
 
 ROOT_URLCONF = "eventsite.urls"
 WSGI_APPLICATION = "eventsite.wsgi.application"
@@ -254,12 +294,27 @@ if not EMBEDDED and not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
+# Tokens never reach logs: the handler scrubs ?token=/?tok= values and auth header values from
+# every message, and error reports hide the token-bearing request fields.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "eventsite.lib.logscrub.TokenSafeExceptionReporterFilter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"scrub_tokens": {"()": "eventsite.lib.logscrub.ScrubTokens"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # Replaces Django's default handlers (incl. mail_admins, whose reports print the request).
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

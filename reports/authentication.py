@@ -12,6 +12,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 
+from eventsite.lib import ratelimit
 from eventsite.lib.errors import AuthenticationFailed, PermissionDenied
 from reports.models import ReportUser
 
@@ -42,7 +43,20 @@ def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
 
 
 def report_user_authenticate(request: HttpRequest) -> ReportPrincipal:
-    """The report principal of a request with valid Basic credentials, else AuthenticationFailed."""
+    """The report principal of a request with valid Basic credentials, else AuthenticationFailed.
+
+    Failures are rate-limited per client IP (TooManyRequests once over the limit).
+    """
+    key = ratelimit.client_key(request)
+    ratelimit.check(key)
+    try:
+        return _authenticate(request)
+    except AuthenticationFailed:
+        ratelimit.note_failure(key)
+        raise
+
+
+def _authenticate(request: HttpRequest) -> ReportPrincipal:
     credentials = basic_credentials(request)
     if credentials is None:
         raise AuthenticationFailed("Unauthorized")

@@ -12,6 +12,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.utils import timezone
 
+from eventsite.lib import ratelimit
 from eventsite.lib.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
 from tokens.cache import token_cache
 from tokens.models import Token
@@ -74,4 +75,12 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
 
 
 def authenticate_request(request: HttpRequest, *, scope: str) -> Token:
-    return token_authenticate(raw=token_from_request(request), scope=scope)
+    # Failed attempts are rate-limited per client IP (429 once over the limit); successes never
+    # touch the limiter's cache.
+    key = ratelimit.client_key(request)
+    ratelimit.check(key)
+    try:
+        return token_authenticate(raw=token_from_request(request), scope=scope)
+    except AuthenticationFailed:
+        ratelimit.note_failure(key)
+        raise
