@@ -19,4 +19,4 @@ def stored_event_ids(datasource) -> list[str]:
     return list(events_of_datasource(datasource=datasource).values_list("event_id", flat=True))
 
 
-__all__ = ["print_figures", "stored_event_ids", "live_database_url"]
+__all__ = ["live_database_url", "print_figures", "stored_event_ids"]

@@ -18,15 +18,18 @@ pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.slow]
 SOAK_SECONDS = float(os.environ.get("EVENTSITE_SOAK_SECONDS", "30"))
 
 
-def test_it_stores_exactly_the_acknowledged_events_under_sustained_load(transactional_db, tmp_path):
+def test_it_stores_exactly_the_acknowledged_events_under_sustained_load(transactional_db, tmp_path, capsys):
     datasource = make_datasource(slug="soak")
     token = make_token(datasource=datasource, scope="ingest")
     with live_gunicorn(database_url=live_database_url(), log_dir=tmp_path) as (port, process):
         acc = soak(port=port, token=token.raw, seconds=SOAK_SECONDS, producers=6)
         assert process.poll() is None  # gunicorn is still up
     stored = stored_event_ids(datasource)
-    print_figures(f"soak: {SOAK_SECONDS:.0f} s, 6 producers, gunicorn 2 workers x 4 threads", acc.figures(
-        len(stored), len(set(stored))))
+    with capsys.disabled():  # figures for the README, shown even without -s
+        print_figures(
+            f"soak: {SOAK_SECONDS:.0f} s, 6 producers, gunicorn 2 workers x 4 threads",
+            acc.figures(len(stored), len(set(stored))),
+        )
     assert acc.requests > 0 and acc.acknowledged
     assert dict(acc.statuses) == {200: acc.requests}  # no 5xx, no 4xx, nothing but 200
     assert acc.connection_errors == 0
