@@ -148,7 +148,7 @@ MIDDLEWARE = [
 # Admin (and any Django) login brute force: django-axes locks a username+IP pair out after
 # AXES_FAILURE_LIMIT failures for AXES_COOLOFF_MINUTES. Records live in the database.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "eventsite.lib.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)

@@ -164,3 +164,10 @@ def test_it_passes_check_deploy_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_it_still_lets_the_test_client_log_in_without_a_request(client):
+    User.objects.create_superuser("admin", "admin@example.com", "right-password-123")
+    assert client.login(username="admin", password="right-password-123") is True
+    assert client.get("/admin/").status_code == 200
