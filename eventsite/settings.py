@@ -164,7 +164,8 @@ if REDIS_URL and not TESTING:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "eventsite",
+            # Several deployments (or test servers) may share one Redis database.
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "eventsite"),
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }

@@ -12,6 +12,7 @@ import shutil
 import socket
 import urllib.error
 import urllib.request
+import uuid
 
 import orjson
 import pytest
@@ -19,7 +20,7 @@ import pytest
 from bench.soak import PORTS, live_gunicorn, soak
 from tests.factories import make_datasource, make_token
 from tests.live import live_database_url, print_figures, stored_event_ids
-from tests.services import requires_postgres
+from tests.services import requires_postgres, requires_redis
 
 pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.slow]
 
@@ -90,3 +91,20 @@ def test_it_ingests_normally_while_redis_is_down(transactional_db, tmp_path):
     assert statuses == [200] * 20
     assert bad == [401] * 3
     assert len(stored_event_ids(datasource)) == sum(range(1, 21))
+
+
+@requires_redis
+def test_it_shares_failed_auth_counts_between_workers_through_redis(transactional_db, tmp_path):
+    datasource = make_datasource(slug="limited")
+    make_token(datasource=datasource, scope="ingest")
+    with live_gunicorn(
+        database_url=live_database_url(), log_dir=tmp_path, AUTH_FAILURE_LIMIT="6",
+        CACHE_KEY_PREFIX=f"test-{uuid.uuid4().hex}",  # counts of this server only
+    ) as (port, _process):
+        # Each request opens a new connection, so they spread over gunicorn's 2 workers; the
+        # count is shared in Redis, so whichever worker gets the 7th failure refuses it.
+        failures = [_post(port, f"wrong-{i}", [{"type": "pv"}]) for i in range(6)]
+        refused = [_post(port, f"wrong-{i}", [{"type": "pv"}]) for i in range(6, 9)]
+    assert failures == [401] * 6
+    assert refused == [429] * 3
+    assert stored_event_ids(datasource) == []
