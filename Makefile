@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate bench fuzz lint clean
+.PHONY: run test install migrate bench fuzz lint clean soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ run: migrate
 ## make test: the whole suite (DATABASE_URL / REDIS_URL switch it to PostgreSQL / Redis)
 test: install
 	EVENTSITE_TESTING=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make soak: 2-minute soak with accounting against a live gunicorn on PostgreSQL (scratch database
+## SOAK_DATABASE_URL, recreated); SOAK_ARGS="--seconds 600 --producers 16 --restart-postgres-at 60"
+SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventsite_soak
+soak: install
+	$(BIN)/python -m bench.soak --database-url $(SOAK_DATABASE_URL) $(SOAK_ARGS)
 
 lint: install
 	$(BIN)/python -m ruff check . || true

@@ -22,4 +22,6 @@ def scrub_query(query: str) -> str:
 
 def pre_request(worker, req):
     query = scrub_query(req.query or "")
+    # Drop any client-sent copy first, so a request cannot write its own text into the access log.
+    req.headers = [(name, value) for name, value in req.headers if name.upper() != "X-SCRUBBED-QUERY"]
     req.headers.append(("X-SCRUBBED-QUERY", f"?{query}" if query else ""))

@@ -152,7 +152,8 @@ MIDDLEWARE = [
 ]
 
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    # django-axes, but letting authenticate() calls without a request through (scripts, tests).
+    "eventsite.lib.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
@@ -167,7 +168,8 @@ if REDIS_URL:
     _ratelimit_cache = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "eventsite",
+        # Several deployments (or test servers) may share one Redis database.
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "eventsite"),
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 else:
@@ -313,12 +315,26 @@ if not EMBEDDED and not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
+# Tokens never reach logs: the handler scrubs ?token=/?tok= values and auth header values from
+# every message, and error reports hide the token-bearing request fields.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "eventsite.lib.logscrub.TokenSafeExceptionReporterFilter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"scrub_tokens": {"()": "eventsite.lib.logscrub.ScrubTokens"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        # Replaces Django's default handlers (incl. mail_admins, whose reports print the request).
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
