@@ -16,7 +16,7 @@ def test_create_datasource_creates_once_and_is_idempotent():
     assert list(DataSource.objects.values_list("slug", "name")) == [("shop", "Shop")]
 
 
-@pytest.mark.parametrize("slug", ["Not A Slug", "has/slash", "x" * 65])
+@pytest.mark.parametrize("slug", ["", "Not A Slug", "has/slash", "x" * 65])
 def test_create_datasource_refuses_a_bad_slug(slug):
     with pytest.raises(CommandError, match="not a valid slug"):
         call_command("create_datasource", slug, stderr=StringIO())

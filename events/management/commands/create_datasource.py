@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="")
 
     def handle(self, *args, slug, name, **options):
-        if slugify(slug) != slug or len(slug) > 64:
+        if not slug or slugify(slug) != slug or len(slug) > 64:
             raise CommandError(f"{slug!r} is not a valid slug: use lowercase letters, digits, - and _ (64 at most)")
         datasource, created = datasource_get_or_create(slug=slug, name=name)
         verb = "Created" if created else "Already exists:"
