@@ -36,6 +36,14 @@ SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventsite_soak
 soak: install
 	$(BIN)/python -m bench.soak --database-url $(SOAK_DATABASE_URL) $(SOAK_ARGS)
 
+## make bench: ingest, export and purge benchmarks on PostgreSQL (scratch database BENCH_DATABASE_URL,
+## recreated; needs wrk: apt-get install wrk). make bench BENCH_ROWS=10000000 for the 10-million figures.
+BENCH_ROWS ?= 1000000
+bench: install
+	$(BIN)/python -m bench.ingest --grown-rows $(BENCH_ROWS)
+	$(BIN)/python -m bench.export --rows $(BENCH_ROWS)
+	$(BIN)/python -m bench.purge --rows $(BENCH_ROWS)
+
 lint: install
 	$(BIN)/python -m ruff check . || true
 

@@ -19,7 +19,8 @@ CUSTOMER, PRODUCT, TYPE = "TGAM", "WATCHLIST", "WATCHLIST-SYMBOL-ADDED"
 
 
 def barchart_rows(first: int, count: int):
-    from events.parsing import IngestLimits, barchart_rows as parse
+    from events.parsing import IngestLimits
+    from events.parsing import barchart_rows as parse
 
     limits = IngestLimits(max_events=count, max_event_bytes=65536, max_depth=32)
     events = [{"customer": CUSTOMER, "product": PRODUCT, "type": TYPE, "timestamp": 1_764_000_000_000 + i,

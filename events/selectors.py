@@ -37,15 +37,7 @@ def datasource_get(*, slug: str) -> DataSource | None:
     return DataSource.objects.filter(slug=slug).first()
 
 
-def events_customer_product_pairs(
-    *, datasource: DataSource, identity: tuple[str, str] | None = None, epoch: int | None = None
-) -> set[tuple[str, str]]:
-    """The (customer, product) pairs of a user's events (any epoch) or of one epoch's events:
-    the reports that may contain them."""
-    events = Event.objects.filter(datasource=datasource, customer__isnull=False)
-    if identity is not None:
-        kind, digest = identity
-        events = events.filter(**{f"user_{kind}": digest})
-    if epoch is not None:
-        events = events.filter(epoch=epoch)
+def events_customer_product_pairs(*, datasource: DataSource, epoch: int) -> set[tuple[str, str]]:
+    """The (customer, product) pairs of one epoch's events: the reports that may contain them."""
+    events = Event.objects.filter(datasource=datasource, epoch=epoch, customer__isnull=False)
     return set(events.values_list("customer", "product").distinct())

@@ -222,15 +222,22 @@ def _identity_column(kind: str) -> str:
     return f"user_{kind}"
 
 
-def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> int:
+def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tuple[int, set[tuple[str, str]]]:
     """Delete every event of one user in a datasource, in every epoch, through the
-    (datasource, user_<kind>) partial index: the cost follows the user's events, not the table."""
+    (datasource, user_<kind>) partial index: the cost follows the user's events, not the table.
+
+    Returns the count and the (customer, product) pairs of the deleted events, which tell
+    which reports may have held them (one pass: the DELETE returns them).
+    """
     column = _identity_column(kind)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {Event._meta.db_table} WHERE datasource_id = %s AND {column} = %s", [datasource.pk, digest]
+            f"DELETE FROM {Event._meta.db_table} WHERE datasource_id = %s AND {column} = %s "
+            f"RETURNING customer, product",
+            [datasource.pk, digest],
         )
-        return cursor.rowcount
+        deleted = cursor.fetchall()
+    return len(deleted), {(customer, product) for customer, product in deleted if customer is not None}
 
 
 def events_purge_dataset_begin(*, datasource: DataSource) -> EpochReclaim:

@@ -76,9 +76,8 @@ def purge_user_preview(*, datasource: DataSource, kind: str, user_id: str) -> in
 
 def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor, suppress: bool = False) -> PurgeAudit:
     digest = _digest(kind, user_id)
-    pairs = events_customer_product_pairs(datasource=datasource, identity=(kind, digest))
     with transaction.atomic():
-        deleted = events_purge_user(datasource=datasource, kind=kind, digest=digest)
+        deleted, pairs = events_purge_user(datasource=datasource, kind=kind, digest=digest)
         if suppress:
             suppression_add(datasource=datasource, kind=kind, digest=digest)
         audit = PurgeAudit.objects.create(
