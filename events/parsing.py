@@ -88,8 +88,12 @@ def parse_event_time(value: Any, *, now: datetime, where: str) -> datetime:
 
 
 def serialize_event(event: Any, *, limits: IngestLimits, where: str) -> bytes:
-    check_json_value(event, max_depth=limits.max_depth, where=where)
     encoded = orjson.dumps(event)
+    # The exact walk for NUL characters and nesting depth runs only when the serialised form
+    # says it might find something: orjson writes a NUL as \u0000, and nesting cannot be
+    # deeper than the number of brackets. Ordinary events skip it (it is the costliest check).
+    if b"\\u0000" in encoded or encoded.count(b"{") + encoded.count(b"[") > limits.max_depth:
+        check_json_value(event, max_depth=limits.max_depth, where=where)
     if len(encoded) > limits.max_event_bytes:
         raise PayloadTooLarge(f"{where} is {len(encoded)} bytes; the limit per event is {limits.max_event_bytes}")
     return encoded
