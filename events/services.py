@@ -316,3 +316,11 @@ def _drop_suppressed(datasource: DataSource, rows: list[EventRow]) -> tuple[list
             events_dropped=F("events_dropped") + count
         )
     return kept, len(rows) - len(kept)
+
+
+def datasource_delete(*, datasource: DataSource) -> None:
+    """Delete a datasource that holds no events (purge it first: that is audited and does not
+    hold one huge transaction over millions of rows)."""
+    if Event.objects.filter(datasource=datasource).exists():
+        raise Conflict(f"Datasource {datasource.slug!r} still has events: purge it (purge_dataset) first")
+    datasource.delete()

@@ -7,6 +7,7 @@ from rest_framework.pagination import CursorPagination
 
 from events.models import DataSource, Event
 from events.selectors import datasource_get, events_filter
+from events.services import datasource_delete
 
 
 class DataSourceSerializer(serializers.ModelSerializer):
@@ -20,6 +21,9 @@ class DataSourceViewSet(viewsets.ModelViewSet):
     queryset = DataSource.objects.all()
     serializer_class = DataSourceSerializer
     lookup_field = "slug"
+
+    def perform_destroy(self, instance):
+        datasource_delete(datasource=instance)
 
 
 class EventSerializer(serializers.ModelSerializer):

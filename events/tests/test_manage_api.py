@@ -120,3 +120,14 @@ def test_events_cannot_be_written_through_the_api(staff_client, ingest_token):
     assert staff_client.delete(f"/api/manage/events/{event_id}/").status_code == 405
     assert staff_client.post("/api/manage/events/", {}, content_type="application/json").status_code == 405
     assert Event.objects.count() == 1
+
+
+def test_a_datasource_with_events_cannot_be_deleted_through_the_api(staff_client, ingest_token):
+    post_events(staff_client, ingest_token.raw, [{"type": "pv"}])
+    response = staff_client.delete("/api/manage/datasources/web/")
+    assert response.status_code == 409
+    assert "purge" in response.json()["detail"]
+    assert Event.objects.count() == 1 and DataSource.objects.filter(slug="web").exists()
+    Event.objects.all().delete()
+    assert staff_client.delete("/api/manage/datasources/web/").status_code == 204
+    assert not DataSource.objects.filter(slug="web").exists()
