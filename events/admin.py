@@ -10,6 +10,7 @@ from django.utils.functional import cached_property
 from events.models import IDENTITY_TYPES, CatalogCode, CatalogEventType, DataSource, Event, PurgeAudit, Suppression
 from events.selectors import events_visible
 from events.services import suppression_lift
+from eventsite.admin import ReadOnlyAdmin
 from eventsite.lib.errors import DomainError
 
 
@@ -117,23 +118,14 @@ class CatalogCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(PurgeAudit)
-class PurgeAuditAdmin(admin.ModelAdmin):
+class PurgeAuditAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "datasource_slug", "actor", "user_id_type", "events_deleted", "files_removed",
                     "suppressed", "completed_at"]
     list_filter = ["kind", "datasource_slug"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(ReadOnlyAdmin):
     list_display = ["datasource", "kind", "short_digest", "created_at", "events_dropped", "lifted_at"]
     list_filter = ["datasource", "kind", ("lifted_at", admin.EmptyFieldListFilter)]
     list_select_related = ["datasource"]
@@ -143,14 +135,7 @@ class SuppressionAdmin(admin.ModelAdmin):
     def short_digest(self, obj):
         return f"{obj.digest[:16]}…"
 
-    def has_add_permission(self, request):
-        return False  # suppressions come from a purge with suppress=1
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Suppressions come from a purge with suppress=1; the lift action is the only change.
 
     @admin.action(description="Lift selected suppressions (accept the users' events again)", permissions=["view"])
     def lift_suppressions(self, request, queryset):
@@ -162,7 +147,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ["id", "datasource", "type", "timestamp", "received_at", "event_id", "customer", "product"]
     list_filter = ["datasource"]
     list_select_related = ["datasource"]
@@ -174,12 +159,3 @@ class EventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return events_visible()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from eventsite.admin import ReadOnlyAdmin
 from eventsite.lib.errors import DomainError
 from reports.authentication import ReportPrincipal
 from reports.models import ReportJob, ReportUser
@@ -47,7 +48,7 @@ class ReportStartForm(forms.Form):
 
 
 @admin.register(ReportJob)
-class ReportJobAdmin(admin.ModelAdmin):
+class ReportJobAdmin(ReadOnlyAdmin):
     list_display = ["source", "status", "customer", "product", "rows", "bytes", "duration", "requested_by",
                     "created_at", "download"]
     list_filter = ["status", "customer", "product"]
@@ -67,14 +68,7 @@ class ReportJobAdmin(admin.ModelAdmin):
                                reverse("admin:reports_reportjob_download", args=[obj.pk]))
         return ""
 
-    def has_add_permission(self, request):
-        return False  # reports start from the form below, which calls the service
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Read-only: reports start from the form below, which calls the service.
 
     def get_urls(self):
         return [
