@@ -68,26 +68,16 @@ def raw_copy_rate(datasource_id: int, total_rows: int) -> float:
 
 def grow_table(datasource_id: int, total_rows: int) -> float:
     """Load total_rows events with big COPYs (setup for the growth figure); returns seconds."""
-    from django.db import connection, transaction
     from django.utils import timezone
 
+    from bench.load import load_rows
     from events.parsing import IngestLimits, ksense_rows
-    from events.services import COPY_SQL, copy_lines
 
-    limits = IngestLimits.from_settings()
-    now = timezone.now()
-    template = ksense_rows([sample_event(i) for i in range(10_000)], limits=limits, now=now)
-    began = time.perf_counter()
-    loaded = 0
-    while loaded < total_rows:
-        chunk = template[: min(len(template), total_rows - loaded)]
-        text = copy_lines(datasource_id, 0, uuid.uuid4(), now, chunk)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.cursor.copy_expert(COPY_SQL, io.StringIO(text))
-        loaded += len(chunk)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE events_event")
-    return time.perf_counter() - began
+    def factory(first: int, count: int):
+        limits = IngestLimits(max_events=count, max_event_bytes=65536, max_depth=32)
+        return ksense_rows([sample_event(i) for i in range(first, first + count)], limits=limits, now=timezone.now())
+
+    return load_rows(datasource_id, factory, total_rows)
 
 
 def truncate_events() -> None:
