@@ -257,6 +257,7 @@ def events_purge_dataset_begin(*, datasource: DataSource) -> EpochReclaim:
 def events_reclaim_epoch(*, reclaim: EpochReclaim, chunk: int = RECLAIM_CHUNK) -> int:
     """Delete the rows of a hidden epoch in bounded transactions; safe to run twice."""
     table = Event._meta.db_table
+    remaining = Event.objects.filter(datasource_id=reclaim.datasource_id, epoch=reclaim.epoch)
     deleted = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -267,7 +268,9 @@ def events_reclaim_epoch(*, reclaim: EpochReclaim, chunk: int = RECLAIM_CHUNK) -
             )
             count = cursor.rowcount
         deleted += count
-        if count < chunk:
+        # A short chunk may only mean another reclaimer (the sweep) held those rows: finish
+        # only when none are left, so two concurrent runs never stop each other early.
+        if count < chunk and not remaining.exists():
             break
     EpochReclaim.objects.filter(pk=reclaim.pk).update(
         finished_at=timezone.now(), events_deleted=F("events_deleted") + deleted
@@ -278,6 +281,9 @@ def events_reclaim_epoch(*, reclaim: EpochReclaim, chunk: int = RECLAIM_CHUNK) -
 def suppression_add(*, datasource: DataSource, kind: str, digest: str) -> Suppression:
     _identity_column(kind)
     with transaction.atomic():
+        # The datasource row lock orders adds and lifts, so has_suppressions stays true
+        # whenever an active suppression exists.
+        DataSource.objects.select_for_update().filter(pk=datasource.pk).first()
         suppression, _ = Suppression.objects.get_or_create(
             datasource=datasource, kind=kind, digest=digest, lifted_at=None
         )
@@ -287,6 +293,7 @@ def suppression_add(*, datasource: DataSource, kind: str, digest: str) -> Suppre
 
 def suppression_lift(*, suppression: Suppression) -> None:
     with transaction.atomic():
+        DataSource.objects.select_for_update().filter(pk=suppression.datasource_id).first()
         Suppression.objects.filter(pk=suppression.pk, lifted_at=None).update(lifted_at=timezone.now())
         still_active = Suppression.objects.filter(datasource_id=suppression.datasource_id, lifted_at=None).exists()
         DataSource.objects.filter(pk=suppression.datasource_id).update(has_suppressions=still_active)

@@ -13,7 +13,8 @@ accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # passed as ?token= / ?tok= never reach the access log.
 access_log_format = '%(h)s "%(m)s %(U)s%({x-scrubbed-query}i)s" %(s)s %(B)s %(M)sms'
 
-_TOKEN_PARAM = re.compile(r"((?:^|&)(?:token|tok)=)[^&]*", re.IGNORECASE)
+# Tokens, and the user ids of the documented GET purge_user, never reach the access log.
+_TOKEN_PARAM = re.compile(r"((?:^|&)(?:token|tok|user_id)=)[^&]*", re.IGNORECASE)
 
 
 def scrub_query(query: str) -> str:

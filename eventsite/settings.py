@@ -274,7 +274,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "timeout": 2}
+# Publishing retries once, briefly (kombu's ensure() takes no timeout; socket timeouts bound each try).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_BEAT_SCHEDULE: dict = {
     "reclaim-pending-epochs": {"task": "reports.tasks.reclaim_pending_epochs", "schedule": 300.0},
     "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},

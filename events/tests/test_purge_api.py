@@ -231,3 +231,39 @@ def test_json_errors_for_wrong_methods(client, purge_token):
     response = client.put(PURGE_USER, json.dumps({}), headers={"X-KSense-Tok": purge_token.raw})
     assert response.status_code == 405
     assert response.json()["status"] == "ERROR"
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_reclaims_leave_no_row_behind(client, ingest_token, purge_token):
+    import threading
+
+    from events.services import events_reclaim_epoch
+
+    ingest(client, ingest_token.raw, [{"type": "x", "event_data": {"n": n}} for n in range(250)])
+    assert client.get(PURGE_DATASET, {"ds": "web", "token": purge_token.raw}).status_code == 200
+    reclaim = EpochReclaim.objects.get()
+    errors = []
+
+    def run():
+        try:
+            events_reclaim_epoch(reclaim=reclaim, chunk=7)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Event.objects.count() == 0
+
+
+def test_the_access_log_scrubs_purge_user_ids():
+    from eventsite.gunicorn_conf import scrub_query
+
+    assert scrub_query("ds=web&user_id=ann%40example.com&user_id_type=email&token=evs_x") == (
+        "ds=web&user_id=[redacted]&user_id_type=email&token=[redacted]")

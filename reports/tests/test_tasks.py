@@ -1,0 +1,32 @@
+"""Celery wiring: every task is registered under its name, and publishing really reaches Redis."""
+
+
+from eventsite.celery import app
+from tests.services import REDIS_URL, requires_redis
+
+
+def test_the_task_names_are_stable():
+    # Queued messages name their task: renaming one strands the messages already in Redis.
+    names = {name for name in app.tasks if not name.startswith("celery.")}
+    assert names == {"reports.tasks.export_report", "reports.tasks.sweep_report_jobs",
+                     "reports.tasks.reclaim_purged_epoch", "reports.tasks.reclaim_pending_epochs"}
+
+
+def test_the_beat_schedule_names_registered_tasks():
+    from django.conf import settings
+
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+
+
+@requires_redis
+def test_delay_publishes_to_redis_with_the_configured_retry_policy():
+    import redis
+
+    from reports.tasks import reclaim_purged_epoch
+
+    queue = redis.Redis.from_url(REDIS_URL)
+    before = queue.llen("celery")
+    reclaim_purged_epoch.delay(987654321)  # the retry policy must be one kombu accepts
+    assert queue.llen("celery") == before + 1
+    queue.lpop("celery")  # the message just pushed (kombu LPUSHes, workers BRPOP)
