@@ -220,7 +220,7 @@ def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]
     body_path, final_path = workdir / "body.csv", workdir / "report.csv"
     rows = 0
     with body_path.open("w", newline="", encoding="utf-8") as body:
-        writer = csv.writer(body, delimiter=job.delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer = _csv_writer(body, job.delimiter)
         for timestamp, event_type, context in _events_for(job).iterator(chunk_size=5000):
             values = [str(value) for value in context] if isinstance(context, list) else []
             width = max(width, len(values))
@@ -230,10 +230,30 @@ def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]
                 _check_limits(rows, began)
         _check_limits(rows, began)
     header = _header(keys, width)
-    with final_path.open("w", newline="", encoding="utf-8") as final, body_path.open(encoding="utf-8") as body:
-        csv.writer(final, delimiter=job.delimiter, lineterminator="\n").writerow(header)
+    with final_path.open("w", newline="", encoding="utf-8") as final, body_path.open(newline="", encoding="utf-8") as body:
+        _csv_writer(final, job.delimiter).writerow(header)
         shutil.copyfileobj(body, final, length=1024 * 1024)
     return rows, final_path
+
+
+class _LineFeedRows:
+    """A file wrapper for csv writers set to \r\n line endings: each row ends in \n instead.
+
+    Python's csv quotes a value holding \r only when \r is part of the line terminator; the
+    files (like PostgreSQL's COPY CSV) end their lines in \n. csv writes one row per call.
+    """
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def write(self, text: str) -> int:
+        if text.endswith("\r\n"):
+            text = text[:-2] + "\n"
+        return self._handle.write(text)
+
+
+def _csv_writer(handle, delimiter: str):
+    return csv.writer(_LineFeedRows(handle), delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
 def _header(keys: list[str] | None, width: int) -> list[str]:
@@ -279,7 +299,7 @@ def _write_file_with_copy(job: ReportJob, workdir: Path, began: float) -> tuple[
             ).decode()
             delimiter = job.delimiter.replace("'", "''")
             with final_path.open("w", newline="", encoding="utf-8") as final:
-                csv.writer(final, delimiter=job.delimiter, lineterminator="\n").writerow(_header(keys, width))
+                _csv_writer(final, job.delimiter).writerow(_header(keys, width))
                 final.flush()
                 cursor.cursor.copy_expert(
                     f"COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER E'{delimiter}', ENCODING 'UTF8')", final

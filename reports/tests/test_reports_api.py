@@ -41,9 +41,9 @@ def assert_failure(response, status, code):
 
 
 def test_a_report_runs_and_its_file_parses_back_exactly(client, ingest_token, tgam_user, eager_celery):
-    tricky = ["pipe|inside", 'quote"inside', "new\nline", "ünïcode"]
+    tricky = ["pipe|inside", 'quote"inside', "new\nline", "ünïcode", "carriage\rreturn"]
     events = [barchart_event(i) for i in range(5)] + [barchart_event(5, context=tricky[:3]),
-                                                       barchart_event(6, context=[tricky[3], "x", "y"]),
+                                                       barchart_event(6, context=[tricky[3], tricky[4], "y"]),
                                                        barchart_event(7, customer="BARCHART"),
                                                        barchart_event(8, product="ALERT", type="ALERT-CREATED")]
     ingest(client, ingest_token.raw, events)
