@@ -230,7 +230,10 @@ def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]
                 _check_limits(rows, began)
         _check_limits(rows, began)
     header = _header(keys, width)
-    with final_path.open("w", newline="", encoding="utf-8") as final, body_path.open(newline="", encoding="utf-8") as body:
+    with (
+        final_path.open("w", newline="", encoding="utf-8") as final,
+        body_path.open(newline="", encoding="utf-8") as body,  # newline="": keep \r inside values
+    ):
         _csv_writer(final, job.delimiter).writerow(header)
         shutil.copyfileobj(body, final, length=1024 * 1024)
     return rows, final_path
