@@ -53,10 +53,6 @@ class IngestResult:
     dropped: int = 0
 
 
-def datasource_create(*, slug: str, name: str = "") -> DataSource:
-    return DataSource.objects.create(slug=slug, name=name or slug)
-
-
 def datasource_get_or_create(*, slug: str, name: str = "") -> tuple[DataSource, bool]:
     return DataSource.objects.get_or_create(slug=slug, defaults={"name": name or slug})
 

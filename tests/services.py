@@ -3,7 +3,6 @@
 import os
 
 import pytest
-from django.db import connection
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -13,7 +12,3 @@ requires_postgres = pytest.mark.skipif(
     reason="production path: set DATABASE_URL to a PostgreSQL URL (CI does)",
 )
 requires_redis = pytest.mark.skipif(not REDIS_URL, reason="production path: set REDIS_URL (CI does)")
-
-
-def on_postgres() -> bool:
-    return connection.vendor == "postgresql"
