@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from eventsite import openapi as openapi_description
 from eventsite.lib.env import ConfigurationError, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -303,6 +304,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The compatible API families are plain Django views, described by hand in eventsite/openapi.py.
+    "APPEND_PATHS": openapi_description.PATHS,
+    "APPEND_COMPONENTS": openapi_description.COMPONENTS,
+    "ENUM_NAME_OVERRIDES": {"ReportJobStatusEnum": "reports.models.ReportJob.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "eventsite.openapi.manage_error_responses",
+    ],
 }
 
 # HSTS for subdomains (W005) and browser preload lists (W021) bind every host of the operator's

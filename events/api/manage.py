@@ -1,6 +1,7 @@
 """Staff-only management API for datasources and events (DRF viewsets)."""
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -38,6 +39,12 @@ class EventCursorPagination(CursorPagination):
     max_page_size = 1000
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("datasource", str, description="A datasource slug (unknown: an empty page)."),
+    OpenApiParameter("type", str),
+    OpenApiParameter("since", str, description="ISO 8601 date-time."),
+    OpenApiParameter("until", str, description="ISO 8601 date-time."),
+]))
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Events, newest first. Filters: ?datasource=SLUG&type=T&since=ISO&until=ISO."""
 
