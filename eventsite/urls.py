@@ -10,3 +10,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# API paths that match no route answer JSON in their family's format, not Django's HTML page.
+handler404 = "eventsite.handlers.not_found"
