@@ -161,6 +161,8 @@ AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# API clients (Basic auth) get a JSON 429 in their family's format; the admin keeps axes' page.
+AXES_LOCKOUT_CALLABLE = "eventsite.handlers.lockout_response"
 AXES_IPWARE_META_PRECEDENCE_ORDER = [AUTH_CLIENT_IP_HEADER or "REMOTE_ADDR"]
 
 # The cache holds rate-limit counters only. Redis in production, shared by every process.
