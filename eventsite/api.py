@@ -49,3 +49,4 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             return  # DRF ignores a non-number
         if too_big:
             raise ValidationError({name: f"Must be at most {MAX_INT64}."})
+
