@@ -1,6 +1,7 @@
 """DRF authentication for the management API (kept apart from eventsite/api.py: DRF imports
 authentication classes while rest_framework.views is still loading)."""
 
+from drf_spectacular.authentication import BasicScheme
 from rest_framework import authentication, exceptions
 
 
@@ -12,3 +13,9 @@ class BasicAuthentication(authentication.BasicAuthentication):
         if "\x00" in userid or "\x00" in password:
             raise exceptions.AuthenticationFailed("Invalid username/password.")
         return super().authenticate_credentials(userid, password, request)
+
+
+class BasicAuthenticationScheme(BasicScheme):
+    """Describes the subclass above in the OpenAPI schema as drf-spectacular's basicAuth."""
+
+    target_class = "eventsite.drf_auth.BasicAuthentication"

@@ -53,6 +53,10 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):
         params = self.request.query_params
+        for name in ("datasource", "type", "since", "until"):
+            # PostgreSQL refuses NUL in a query (it was a 500; found by fuzzing).
+            if "\x00" in params.get(name, ""):
+                raise ValidationError({name: "NUL characters are not allowed."})
         datasource = None
         if params.get("datasource"):
             datasource = datasource_get(slug=params["datasource"])

@@ -138,3 +138,11 @@ def test_it_answers_json_404_to_an_unrouted_management_path(staff_client, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["detail"] == "Not found."
+
+
+@pytest.mark.parametrize("param", ["datasource", "type", "since", "until"])
+def test_it_answers_400_to_nul_in_an_event_filter(staff_client, datasource, param):
+    # Found by fuzzing: PostgreSQL refused the NUL and the answer was a 500.
+    response = staff_client.get("/api/manage/events/", {param: "web\x00"})
+    assert response.status_code == 400
+    assert param in response.json()
