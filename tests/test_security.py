@@ -93,3 +93,18 @@ def test_it_answers_a_locked_out_basic_login_in_the_api_familys_json_format(clie
     manage = client.get("/api/manage/datasources/", HTTP_AUTHORIZATION=right)
     assert manage.status_code in (401, 403) and manage["Content-Type"] == "application/json"
     assert "detail" in manage.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v2/events/nothing", {"status": "ERROR", "message": "No such endpoint"}),
+    ("/api/v1/nothing", {"status": "error", "message": "No such endpoint"}),
+    ("/reports/JOB-1/availability/more", [{"value": {"code": "NOT_FOUND", "message": "No such endpoint"},
+                                           "children": []}]),
+])
+def test_an_unrouted_api_path_is_a_json_404_in_the_familys_format(client, path, body):
+    # Found by fuzzing: Django answered API clients with its HTML 404 page.
+    response = client.get(path)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json() == body
+    assert client.get("/no-such-page").headers["Content-Type"].startswith("text/html")  # not an API path
