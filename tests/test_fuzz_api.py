@@ -145,6 +145,11 @@ def _fuzz_operation(operation, *, base_url: str, credentials: dict, session: req
         response = case.call(base_url=base_url, session=session, timeout=30)
         stats["requests"] += 1
         stats[f"{response.status_code // 100}xx"] += 1
+        if response.status_code == 414 and b"Request Line is too large" in (response.content or b""):
+            # gunicorn's own answer to a request line over limit_request_line (4094 bytes): Django never
+            # sees the request, so no schema can shape it. Counted and printed, not checked.
+            stats["414 from gunicorn"] += 1
+            return
         case.validate_response(response, checks=CHECKS)
 
     run()
@@ -181,7 +186,7 @@ def test_it_answers_every_fuzzed_request_as_the_schema_says(transactional_db, tm
     with capsys.disabled():  # figures for the README, shown even without -s
         print_figures(f"fuzz: {len(operations)} operations x {EXAMPLES} examples", {
             "requests": stats["requests"],
-            **{key: stats[key] for key in ("2xx", "4xx", "5xx")},
+            **{key: stats[key] for key in ("2xx", "4xx", "5xx", "414 from gunicorn")},
             "operations failing a check": len(failures),
         })
     described = sum(len(item) for item in served.json()["paths"].values())
