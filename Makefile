@@ -44,6 +44,14 @@ bench: install
 	$(BIN)/python -m bench.export --rows $(BENCH_ROWS)
 	$(BIN)/python -m bench.purge --rows $(BENCH_ROWS)
 
+## make fuzz: the schema fuzz test (tests/test_fuzz_api.py) with FUZZ_EXAMPLES (500) examples per operation,
+## against a live gunicorn on PostgreSQL (pytest-django creates test_<name of FUZZ_DATABASE_URL> and drops it)
+FUZZ_EXAMPLES ?= 500
+FUZZ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventsite_fuzz
+fuzz: install
+	EVENTSITE_TESTING=1 DATABASE_URL=$(FUZZ_DATABASE_URL) EVENTSITE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(BIN)/python -m pytest tests/test_fuzz_api.py $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/python -m ruff check . || true
 

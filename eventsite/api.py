@@ -1,10 +1,14 @@
 """DRF glue for the management API: domain errors become DRF-style JSON responses."""
 
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
+from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from eventsite.lib.errors import DomainError, ServiceUnavailable
+
+MAX_INT64 = 2**63 - 1
 
 
 def exception_handler(exc, context):
@@ -13,9 +17,36 @@ def exception_handler(exc, context):
         if isinstance(exc, ServiceUnavailable):
             response["Retry-After"] = str(exc.retry_after)
         return response
+    if isinstance(exc, DataError):
+        # A value the database cannot take (e.g. ?limit= beyond 64 bits) is the client's error, not an outage.
+        return Response({"detail": "A value in the request is out of range.", "code": "INVALID_INPUT"}, status=400)
     if isinstance(exc, DatabaseError):
         response = Response({"detail": "The database is unavailable; retry shortly.", "code": "SERVICE_UNAVAILABLE"},
                             status=503)
         response["Retry-After"] = "5"
         return response
     return drf_exception_handler(exc, context)
+
+
+class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    """DRF's limit/offset paging, refusing (400) numbers beyond 64 bits before the database sees them:
+    PostgreSQL raised an out-of-range error (was a 503) and SQLite overflowed (found by fuzzing)."""
+
+    def get_limit(self, request):
+        self._check_64_bits(request, self.limit_query_param)
+        return super().get_limit(request)
+
+    def get_offset(self, request):
+        self._check_64_bits(request, self.offset_query_param)
+        return super().get_offset(request)
+
+    @staticmethod
+    def _check_64_bits(request, name: str) -> None:
+        raw = request.query_params.get(name, "")
+        try:
+            too_big = int(raw) > MAX_INT64
+        except ValueError:
+            return  # DRF ignores a non-number
+        if too_big:
+            raise ValidationError({name: f"Must be at most {MAX_INT64}."})
+

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from eventsite import openapi as openapi_description
 from eventsite.lib.env import ConfigurationError, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -160,6 +161,8 @@ AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# API clients (Basic auth) get a JSON 429 in their family's format; the admin keeps axes' page.
+AXES_LOCKOUT_CALLABLE = "eventsite.handlers.lockout_response"
 AXES_IPWARE_META_PRECEDENCE_ORDER = [AUTH_CLIENT_IP_HEADER or "REMOTE_ADDR"]
 
 # The cache holds rate-limit counters only. Redis in production, shared by every process.
@@ -266,6 +269,8 @@ else:
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
+        # kombu's default is ./control, relative to the working directory (it appeared in the checkout).
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -285,14 +290,14 @@ CELERY_TIMEZONE = "UTC"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "eventsite.drf_auth.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "eventsite.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "eventsite.api.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
 
@@ -304,6 +309,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The compatible API families are plain Django views, described by hand in eventsite/openapi.py.
+    "APPEND_PATHS": openapi_description.PATHS,
+    "APPEND_COMPONENTS": openapi_description.COMPONENTS,
+    "ENUM_NAME_OVERRIDES": {"ReportJobStatusEnum": "reports.models.ReportJob.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "eventsite.openapi.manage_error_responses",
+    ],
 }
 
 # HSTS for subdomains (W005) and browser preload lists (W021) bind every host of the operator's

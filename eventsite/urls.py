@@ -1,9 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("events.api.urls")),
     path("", include("reports.api.urls")),
     path("api/manage/", include("eventsite.manage_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# API paths that match no route answer JSON in their family's format, not Django's HTML page.
+handler404 = "eventsite.handlers.not_found"

@@ -37,7 +37,8 @@ def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     username, separator, password = decoded.partition(":")
-    if not separator:
+    # NUL can be in no stored username, and PostgreSQL refuses it in the lockout bookkeeping's query (was a 500).
+    if not separator or "\x00" in decoded:
         return None
     return username, password
 

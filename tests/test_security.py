@@ -1,6 +1,7 @@
 """Security checks: tokens kept out of logs and error reports, admin lockout per user and address.
 (The failed-auth rate limit: eventsite/tests/test_ratelimit.py; check --deploy: test_settings.py.)"""
 
+import base64
 import io
 import logging
 import secrets
@@ -73,3 +74,37 @@ def test_it_still_lets_the_test_client_log_in_without_a_request(client):
     User.objects.create_superuser("admin", "admin@example.com", "right-password-123")
     assert client.login(username="admin", password="right-password-123") is True
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_it_answers_a_locked_out_basic_login_in_the_api_familys_json_format(client):
+    # Found by fuzzing: axes answered API clients with a text/html "Account locked" page.
+    User.objects.create_user("ann", password="right-password-123", is_staff=True)
+    wrong = "Basic " + base64.b64encode(b"ann:wrong").decode()
+    for _ in range(3):
+        assert client.get("/service/authenticate", HTTP_AUTHORIZATION=wrong).status_code in (401, 429)
+    right = "Basic " + base64.b64encode(b"ann:right-password-123").decode()
+    barchart = client.get("/service/authenticate", HTTP_AUTHORIZATION=right)
+    assert barchart.status_code == 429
+    assert barchart["Content-Type"] == "application/json" and int(barchart["Retry-After"]) > 0
+    assert barchart.json()[0]["value"]["code"] == "TOO_MANY_REQUESTS"
+    # DRF (management API) refuses the locked-out login itself, in its own JSON.
+    manage = client.get("/api/manage/datasources/", HTTP_AUTHORIZATION=right)
+    assert manage.status_code in (401, 403) and manage["Content-Type"] == "application/json"
+    assert "detail" in manage.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v2/events/nothing", {"status": "ERROR", "message": "No such endpoint"}),
+    ("/api/v1/nothing", {"status": "error", "message": "No such endpoint"}),
+    ("/reports/JOB-1/availability/more", [{"value": {"code": "NOT_FOUND", "message": "No such endpoint"},
+                                           "children": []}]),
+])
+def test_an_unrouted_api_path_is_a_json_404_in_the_familys_format(client, path, body):
+    # Found by fuzzing: Django answered API clients with its HTML 404 page.
+    response = client.get(path)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json() == body
+    assert client.get("/no-such-page").headers["Content-Type"].startswith("text/html")  # not an API path

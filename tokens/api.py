@@ -1,5 +1,6 @@
 """Staff-only management API for tokens: issue (raw value in the create answer only), list, revoke."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -39,6 +40,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     queryset = Token.objects.select_related("datasource")
     serializer_class = TokenSerializer
 
+    @extend_schema(request=TokenIssueSerializer, responses={201: IssuedTokenSerializer})
     def create(self, request):
         serializer = TokenIssueSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -47,6 +49,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data["token"] = issued.raw
         return Response(data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=TokenSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         token = token_revoke(token=self.get_object())

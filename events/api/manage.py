@@ -1,6 +1,7 @@
 """Staff-only management API for datasources and events (DRF viewsets)."""
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -42,6 +43,12 @@ class EventCursorPagination(CursorPagination):
     max_page_size = 1000
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("datasource", str, description="A datasource slug (unknown: an empty page)."),
+    OpenApiParameter("type", str),
+    OpenApiParameter("since", str, description="ISO 8601 date-time."),
+    OpenApiParameter("until", str, description="ISO 8601 date-time."),
+]))
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Events, newest first. Filters: ?datasource=SLUG&type=T&since=ISO&until=ISO."""
 
@@ -50,6 +57,10 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):
         params = self.request.query_params
+        for name in ("datasource", "type", "since", "until"):
+            # PostgreSQL refuses NUL in a query (it was a 500; found by fuzzing).
+            if "\x00" in params.get(name, ""):
+                raise ValidationError({name: "NUL characters are not allowed."})
         datasource = None
         if params.get("datasource"):
             datasource = datasource_get(slug=params["datasource"])

@@ -131,3 +131,28 @@ def test_a_datasource_with_events_cannot_be_deleted_through_the_api(staff_client
     Event.objects.all().delete()
     assert staff_client.delete("/api/manage/datasources/web/").status_code == 204
     assert not DataSource.objects.filter(slug="web").exists()
+
+@pytest.mark.parametrize("query", ["limit=2427454618847189948427988369408", "offset=99999999999999999999999"])
+def test_it_answers_400_to_a_page_beyond_64_bits(staff_client, datasource, query):
+    # Found by fuzzing: the database refused the value and the answer was 503 "database unavailable".
+    response = staff_client.get(f"/api/manage/datasources/?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert DataSource.objects.filter(slug=datasource.slug).exists()
+
+
+@pytest.mark.parametrize("path", ["/api/manage/events/1.5/", "/api/manage/tokens/0.2/revoke/", "/api/manage/nothing/"])
+def test_it_answers_json_404_to_an_unrouted_management_path(staff_client, path):
+    # Found by fuzzing: the router's `[^/.]+` does not match "1.5", and Django answered its HTML page.
+    response = staff_client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"] == "Not found."
+
+
+@pytest.mark.parametrize("param", ["datasource", "type", "since", "until"])
+def test_it_answers_400_to_nul_in_an_event_filter(staff_client, datasource, param):
+    # Found by fuzzing: PostgreSQL refused the NUL and the answer was a 500.
+    response = staff_client.get("/api/manage/events/", {param: "web\x00"})
+    assert response.status_code == 400
+    assert param in response.json()

@@ -1,5 +1,7 @@
 """Staff-only management API for report jobs: list, retrieve, create, download link."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -21,10 +23,19 @@ class ReportJobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ReportJobCreatedSerializer(ReportJobSerializer):
+    report_status = serializers.DictField(read_only=True, help_text="The Barchart ReportStatus of the job.")
+
+    class Meta(ReportJobSerializer.Meta):
+        fields = [*ReportJobSerializer.Meta.fields, "report_status"]
+        read_only_fields = fields
+
+
 class ReportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = ReportJob.objects.select_related("requested_by")
     serializer_class = ReportJobSerializer
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: ReportJobCreatedSerializer})
     def create(self, request):
         """Start a report: the Barchart body, {"filter": {...}, "output": {...}}."""
         report_request = report_request_parse(request.data)
@@ -32,6 +43,7 @@ class ReportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response({**ReportJobSerializer(job).data, "report_status": report_status(job)},
                         status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=inline_serializer("ManageReportLink", {"link": serializers.CharField()}))
     @action(detail=True, methods=["get"])
     def link(self, request, pk=None):
         return Response({"link": report_link_issue(job=self.get_object(), base_url=request.build_absolute_uri("/"))})

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from reports.models import ReportJob
-from reports.tests.conftest import closed_port
+from reports.tests.conftest import basic, closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = 1795503600000  # 2026-11-24T07:00:00Z
@@ -129,6 +129,18 @@ def test_reports_need_basic_credentials(client, tgam_user):
     response = start(client, {}, {"filter": {"customer": "TGAM", "product": "W"}})
     assert response.status_code == 401 and response.json() == {"message": "Unauthorized"}
     assert client.get("/reports/JOB-x/availability").status_code == 401
+    assert ReportJob.objects.count() == 0
+
+
+@pytest.mark.parametrize("username", ["tgam\x00", "\x00"])
+def test_basic_credentials_with_nul_are_refused_as_401(client, tgam_user, username):
+    # Found by fuzzing: NUL reached django-axes' lookup and PostgreSQL refused it (a 500).
+    headers = basic(username, "long-enough-pass-1")
+    for path in ("/service/authenticate", "/reports/JOB-x/availability"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 401 and response.json() == {"message": "Unauthorized"}
+    manage = client.get("/api/manage/reports/", headers=headers)
+    assert manage.status_code in (401, 403) and manage["Content-Type"] == "application/json"
     assert ReportJob.objects.count() == 0
 
 
