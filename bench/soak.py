@@ -184,8 +184,9 @@ def soak(*, port: int, token: str, seconds: float, producers: int = 8, fault_at:
     return acc
 
 
-def _free_port() -> int:
-    for port in PORTS:
+def free_port(*, from_the_top: bool = False) -> int:
+    """A port of PORTS where nothing listens now (bound to check, then released)."""
+    for port in reversed(PORTS) if from_the_top else PORTS:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -199,7 +200,7 @@ def _free_port() -> int:
 def live_gunicorn(*, database_url: str, log_dir: Path, **extra_env: str):
     """gunicorn started the production way (Procfile command, eventsite.settings, no EVENTSITE_TESTING)
     on 127.0.0.1; yields (port, process). Its access log is log_dir/access.log, errors log_dir/error.log."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("EVENTSITE_TESTING", "DEBUG", "DJANGO_SETTINGS_MODULE")}
     env.update(
         DATABASE_URL=database_url,

@@ -9,7 +9,6 @@ Run with -s to see the figures.
 
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -17,7 +16,7 @@ import uuid
 import orjson
 import pytest
 
-from bench.soak import PORTS, live_gunicorn, soak
+from bench.soak import free_port, live_gunicorn, soak
 from tests.factories import make_datasource, make_token
 from tests.live import live_database_url, print_figures, stored_event_ids
 from tests.services import requires_postgres, requires_redis
@@ -54,18 +53,6 @@ def test_it_keeps_every_acknowledged_event_across_a_postgres_restart(transaction
     assert acc.recovery_seconds is not None  # ingestion came back by itself
 
 
-def _dead_port() -> int:
-    # A port in our range where nothing listens (bound to check, then released).
-    for port in reversed(PORTS):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
 def _post(port: int, token: str, body: list[dict]) -> int:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v2/events/post_event", data=orjson.dumps(body),
@@ -81,7 +68,7 @@ def _post(port: int, token: str, body: list[dict]) -> int:
 def test_it_ingests_normally_while_redis_is_down(transactional_db, tmp_path):
     datasource = make_datasource(slug="noredis")
     token = make_token(datasource=datasource, scope="ingest")
-    dead_redis = f"redis://127.0.0.1:{_dead_port()}/0"
+    dead_redis = f"redis://127.0.0.1:{free_port(from_the_top=True)}/0"
     with live_gunicorn(database_url=live_database_url(), log_dir=tmp_path, REDIS_URL=dead_redis) as (port, process):
         statuses = [_post(port, token.raw, [{"event_id": f"r{i}-{j}", "type": "pv"} for j in range(i + 1)])
                     for i in range(20)]
