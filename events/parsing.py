@@ -178,7 +178,8 @@ MAX_CODE_LENGTH = 64
 MAX_CONTEXT_ITEMS = 64
 
 
-def _malformed(field: str) -> str:
+def malformed_field(field: str) -> str:
+    """Barchart's wording for a field it cannot use (REQUEST_PARAMETER_MALFORMED)."""
     return f'The "{field}" field cannot be interpreted.'
 
 
@@ -188,21 +189,21 @@ def barchart_rows(document: Any, *, limits: IngestLimits, catalog=None) -> list[
     Every offending field of every event is reported (Barchart lists them as children).
     """
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-        raise InvalidInput("The body must be an object with an array of events", details=[_malformed("events")])
+        raise InvalidInput("The body must be an object with an array of events", details=[malformed_field("events")])
     events = document["events"]
     if not events:
-        raise InvalidInput("The array of events is empty", details=[_malformed("events")])
+        raise InvalidInput("The array of events is empty", details=[malformed_field("events")])
     if len(events) > limits.max_events:
         raise PayloadTooLarge(f"{len(events)} events in one request; the limit is {limits.max_events}")
     rows, problems = [], []
     for position, event in enumerate(events):
         where = f"events[{position}]"
         if not isinstance(event, dict):
-            problems.append(f"{_malformed(where)} It must be an object.")
+            problems.append(f"{malformed_field(where)} It must be an object.")
             continue
         bad = _barchart_problems(event, catalog)
         if bad:
-            problems.extend(f"{_malformed(f'{where}.{name}')} {why}".strip() for name, why in bad)
+            problems.extend(f"{malformed_field(f'{where}.{name}')} {why}".strip() for name, why in bad)
             continue
         payload_json = serialize_event(event, limits=limits, where=where)
         identities = {}

@@ -86,7 +86,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
                 if client_ids:
                     Event.objects.filter(datasource=datasource, epoch=epoch, event_id__in=client_ids).delete()
                 if connection.vendor == "postgresql":
-                    copy_rows(datasource.pk, epoch, batch, received_at, rows)
+                    _copy_rows(datasource.pk, epoch, batch, received_at, rows)
                 else:
                     _bulk_create_rows(datasource.pk, epoch, batch, received_at, rows)
             return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
@@ -156,7 +156,7 @@ def copy_lines(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: da
     return "".join(lines)
 
 
-def copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> None:
+def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> None:
     text = copy_lines(datasource_id, epoch, batch, received_at, rows)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(COPY_SQL, io.StringIO(text))

@@ -13,9 +13,14 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
 from django.db import connection, transaction
+from django.db.models import BigIntegerField, Func, IntegerField, Max, Q
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast, Extract, Floor
+from django.db.utils import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
+from events.parsing import malformed_field
 from events.selectors import events_visible
 from eventsite.lib.errors import InvalidInput, ServiceUnavailable
 from reports import storage
@@ -46,9 +51,6 @@ def report_user_upsert(*, username: str, customer: str, password: str | None) ->
 
 # --- Report jobs ---------------------------------------------------------------------------
 
-
-
-
 logger = logging.getLogger(__name__)
 FORBIDDEN_DELIMITERS = {'"', "\n", "\r", "\x00"}
 MAX_ATTEMPTS = 3
@@ -67,39 +69,35 @@ class ReportRequest:
     delimiter: str = "|"
 
 
-def _malformed(field: str) -> str:
-    return f'The "{field}" field cannot be interpreted.'
-
-
 def report_request_parse(document) -> ReportRequest:
     """Validate a Barchart `POST /reports` body; every bad field is listed."""
     if not isinstance(document, dict) or not isinstance(document.get("filter"), dict):
-        raise InvalidInput("The body must be an object with a filter", details=[_malformed("filter")])
+        raise InvalidInput("The body must be an object with a filter", details=[malformed_field("filter")])
     report_filter, output = document["filter"], document.get("output", {})
     problems = []
     for name in ("customer", "product"):
         value = report_filter.get(name)
         if not isinstance(value, str) or not value or len(value) > 64:
-            problems.append(_malformed(name))
+            problems.append(malformed_field(name))
     types = report_filter.get("types")
     if types is not None and (not isinstance(types, list) or not types
                               or not all(isinstance(t, str) and 0 < len(t) <= 200 for t in types)):
-        problems.append(_malformed("types"))
+        problems.append(malformed_field("types"))
     bounds = {}
     for name in ("start", "end"):
         value = report_filter.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53):
-            problems.append(_malformed(name))
+            problems.append(malformed_field(name))
         bounds[name] = value
     if (isinstance(bounds["start"], int) and isinstance(bounds["end"], int) and not problems
             and bounds["start"] > bounds["end"]):
-        problems.append(_malformed("end") + " It is before start.")
+        problems.append(malformed_field("end") + " It is before start.")
     if not isinstance(output, dict):
-        problems.append(_malformed("output"))
+        problems.append(malformed_field("output"))
         output = {}
     delimiter = output.get("delimiter", "|")
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in FORBIDDEN_DELIMITERS:
-        problems.append(_malformed("delimiter") + " Use one character other than a quote or a line break.")
+        problems.append(malformed_field("delimiter") + " Use one character other than a quote or a line break.")
     if problems:
         raise InvalidInput("The report request cannot be interpreted", details=problems)
     return ReportRequest(customer=report_filter["customer"], product=report_filter["product"], types=types,
@@ -140,7 +138,9 @@ def _finish(job: ReportJob, status: str, reason: str = "", **fields) -> bool:
     return bool(updated)
 
 
-def _events_for(job: ReportJob):
+def _job_events(job: ReportJob):
+    """The events a job exports (visible ones only: a purged datasource's rows never leak),
+    in file order. Both export paths read this one queryset."""
     events = events_visible().filter(customer=job.customer, product=job.product)
     if job.types is not None:
         events = events.filter(type__in=job.types)
@@ -148,7 +148,7 @@ def _events_for(job: ReportJob):
         events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
     if job.end_ms is not None:
         events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
-    return events.order_by("timestamp", "id").values_list("timestamp", "type", "payload__context")
+    return events.order_by("timestamp", "id")
 
 
 class _Stop(Exception):
@@ -221,7 +221,8 @@ def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]
     rows = 0
     with body_path.open("w", newline="", encoding="utf-8") as body:
         writer = _csv_writer(body, job.delimiter)
-        for timestamp, event_type, context in _events_for(job).iterator(chunk_size=5000):
+        rows_of = _job_events(job).values_list("timestamp", "type", "payload__context")
+        for timestamp, event_type, context in rows_of.iterator(chunk_size=5000):
             values = [str(value) for value in context] if isinstance(context, list) else []
             width = max(width, len(values))
             writer.writerow([int(timestamp.timestamp() * 1000), event_type, *values])
@@ -267,39 +268,21 @@ def _header(keys: list[str] | None, width: int) -> list[str]:
 def _write_file_with_copy(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]:
     """PostgreSQL streams the file itself: COPY (SELECT ...) TO STDOUT in CSV, the same quoting
     rules as the csv module, straight into the file; no row passes through Python."""
-    from django.db import transaction
-    from django.db.utils import OperationalError
-
     keys = report_context_keys(product=job.product, types=job.types)
-    where = ["e.customer = %s", "e.product = %s"]
-    params: list = [job.customer, job.product]
-    if job.types is not None:
-        where.append("e.type = ANY(%s)")
-        params.append(list(job.types))
-    if job.start_ms is not None:
-        where.append("e.timestamp >= to_timestamp(%s / 1000.0)")
-        params.append(job.start_ms)
-    if job.end_ms is not None:
-        where.append("e.timestamp < to_timestamp(%s / 1000.0)")
-        params.append(job.end_ms)
-    # Only events of their datasource's current epoch: a purged datasource's rows never leak.
-    source = ("events_event e JOIN events_datasource d ON d.id = e.datasource_id AND d.epoch = e.epoch "
-              f"WHERE {' AND '.join(where)}")
+    events = _job_events(job)
     final_path = workdir / "report.csv"
     remaining = settings.REPORT_TIME_LIMIT_SECONDS - (time.monotonic() - began)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = %s", [max(1, int(remaining * 1000))])
-            # Column count: the longest context among the selected events (index-backed scan).
-            cursor.execute(f"SELECT coalesce(max(jsonb_array_length(e.payload->'context')), 0) FROM {source}",
-                           params)
-            width = max(cursor.fetchone()[0], len(keys) if keys is not None else 0)
-            columns = ", ".join(f"e.payload->'context'->>{n}" for n in range(width))
-            query = cursor.mogrify(
-                f"SELECT floor(extract(epoch FROM e.timestamp) * 1000)::bigint, e.type"
-                f"{', ' + columns if columns else ''} FROM {source} ORDER BY e.timestamp, e.id LIMIT %s",
-                [*params, settings.REPORT_MAX_ROWS + 1],
-            ).decode()
+            # Column count: the longest context among the selected events.
+            width = events.aggregate(width=Max(Func(KeyTransform("context", "payload"),
+                                                    function="jsonb_array_length", output_field=IntegerField())))
+            width = max(width["width"] or 0, len(keys) if keys is not None else 0)
+            timestamp_ms = Cast(Floor(Extract("timestamp", "epoch") * 1000), BigIntegerField())
+            context = [KeyTextTransform(str(n), KeyTransform("context", "payload")) for n in range(width)]
+            selected = events.values_list(timestamp_ms, "type", *context)[: settings.REPORT_MAX_ROWS + 1]
+            query = cursor.mogrify(*selected.query.sql_with_params()).decode()
             delimiter = job.delimiter.replace("'", "''")
             with final_path.open("w", newline="", encoding="utf-8") as final:
                 _csv_writer(final, job.delimiter).writerow(_header(keys, width))
@@ -310,19 +293,22 @@ def _write_file_with_copy(job: ReportJob, workdir: Path, began: float) -> tuple[
                 rows = cursor.cursor.rowcount
     except OperationalError as exc:
         if "statement timeout" in str(exc):
-            raise _Stop(ReportJob.Status.TIMEOUT,
-                        f"Ran longer than {settings.REPORT_TIME_LIMIT_SECONDS} s (REPORT_TIME_LIMIT_SECONDS)") from exc
+            raise _time_limit_stop() from exc
         raise
     _check_limits(rows, began)
     return rows, final_path
+
+
+def _time_limit_stop() -> "_Stop":
+    return _Stop(ReportJob.Status.TIMEOUT,
+                 f"Ran longer than {settings.REPORT_TIME_LIMIT_SECONDS} s (REPORT_TIME_LIMIT_SECONDS)")
 
 
 def _check_limits(rows: int, began: float) -> None:
     if rows > settings.REPORT_MAX_ROWS:
         raise _Stop(ReportJob.Status.TIMEOUT, f"More than {settings.REPORT_MAX_ROWS} rows (REPORT_MAX_ROWS)")
     if time.monotonic() - began > settings.REPORT_TIME_LIMIT_SECONDS:
-        raise _Stop(ReportJob.Status.TIMEOUT,
-                    f"Ran longer than {settings.REPORT_TIME_LIMIT_SECONDS} s (REPORT_TIME_LIMIT_SECONDS)")
+        raise _time_limit_stop()
 
 
 def report_link_issue(*, job: ReportJob, base_url: str) -> str:
@@ -382,8 +368,6 @@ def report_files_purge(*, pairs: set[tuple[str, str]], running_too: bool = True)
     """
     if not pairs:
         return 0
-    from django.db.models import Q
-
     match = Q()
     for customer, product in pairs:
         match |= Q(customer=customer, product=product)
