@@ -7,7 +7,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.functional import cached_property
 
-from events.models import IDENTITY_TYPES, CatalogCode, CatalogEventType, DataSource, Event, PurgeAudit, Suppression
+from events.models import (
+    IDENTITY_TYPES,
+    CatalogCode,
+    CatalogEventType,
+    DataSource,
+    Event,
+    PurgeAudit,
+    RetentionRun,
+    Suppression,
+)
 from events.selectors import events_visible
 from events.services import suppression_lift
 from eventsite.admin import ReadOnlyAdmin
@@ -32,7 +41,7 @@ class PurgeUserForm(forms.Form):
 
 @admin.register(DataSource)
 class DataSourceAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "created_at", "accepts_unauthenticated_events", "epoch"]
+    list_display = ["slug", "name", "created_at", "accepts_unauthenticated_events", "retention_days", "epoch"]
     search_fields = ["slug", "name"]
     readonly_fields = ["created_at", "epoch"]
     actions = None
@@ -122,6 +131,16 @@ class PurgeAuditAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "datasource_slug", "actor", "user_id_type", "events_deleted", "files_removed",
                     "suppressed", "completed_at"]
     list_filter = ["kind", "datasource_slug"]
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(ReadOnlyAdmin):
+    """Each retention sweep of a datasource (events.services.events_apply_retention)."""
+
+    list_display = ["started_at", "datasource_slug", "retention_days", "cutoff", "events_deleted", "outcome",
+                    "dry_run", "trigger", "finished_at"]
+    list_filter = ["outcome", "datasource_slug", "dry_run"]
+    date_hierarchy = "started_at"
 
 
 @admin.register(Suppression)

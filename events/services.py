@@ -7,16 +7,20 @@ replaced: the older row is deleted in the same transaction as the new one is wri
 """
 
 import io
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
+from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, RetentionRun, Suppression
 from events.parsing import EventRow
+from eventsite.lib import metrics
+from eventsite.lib.context import current_request_id
 from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
 
 _COPY_COLUMNS = (
@@ -69,6 +73,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
         except (OperationalError, InterfaceError) as exc:
             raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
         if not rows:
+            metrics.events_ingested(stored=0, suppressed=dropped)
             return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
     one_statement = (
         connection.vendor == "postgresql"
@@ -79,6 +84,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
         try:
             if one_statement:
                 _insert_in_one_statement(datasource, batch, received_at, rows)
+                metrics.events_ingested(stored=len(rows), suppressed=dropped)
                 return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
             with transaction.atomic():
                 epoch = _current_epoch(datasource)
@@ -89,6 +95,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
                     _copy_rows(datasource.pk, epoch, batch, received_at, rows)
                 else:
                     _bulk_create_rows(datasource.pk, epoch, batch, received_at, rows)
+            metrics.events_ingested(stored=len(rows), suppressed=dropped)
             return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
         except IntegrityError:
             # Two requests raced to replace the same event_id; the loser retries and now
@@ -327,3 +334,70 @@ def datasource_delete(*, datasource: DataSource) -> None:
     if Event.objects.filter(datasource=datasource).exists():
         raise Conflict(f"Datasource {datasource.slug!r} still has events: purge it (purge_dataset) first")
     datasource.delete()
+
+
+# --- Retention -----------------------------------------------------------------------------
+
+
+def events_apply_retention(*, datasource: DataSource, dry_run: bool = False, trigger: str = "scheduler",
+                           now: datetime | None = None) -> RetentionRun | None:
+    """Delete the datasource's events whose event time is past its retention_days.
+
+    Rows go in chunks of RETENTION_CHUNK, each its own short transaction found through the
+    (datasource, epoch, timestamp) index, so no lock is held for long and ingest goes on
+    beside it. Readers already hide these events (events.selectors). Safe to run twice or
+    concurrently. Each run is recorded as a RetentionRun; None when the datasource keeps
+    its events forever. Call it outside a transaction.
+    """
+    datasource.refresh_from_db(fields=["retention_days", "epoch"])
+    started = timezone.now()
+    cutoff = datasource.retention_cutoff(now or started)
+    if cutoff is None:
+        return None
+    run = RetentionRun.objects.create(
+        started_at=started, datasource=datasource, datasource_slug=datasource.slug,
+        retention_days=datasource.retention_days, cutoff=cutoff, dry_run=dry_run, trigger=trigger,
+        request_id=current_request_id(),
+    )
+    expired = Event.objects.filter(datasource=datasource, epoch=datasource.epoch, timestamp__lt=cutoff)
+    if dry_run:
+        RetentionRun.objects.filter(pk=run.pk).update(
+            events_deleted=expired.count(), outcome="dry_run", finished_at=timezone.now())
+        run.refresh_from_db()
+        return run
+    table = Event._meta.db_table
+    chunk, pause = settings.RETENTION_CHUNK, settings.RETENTION_PAUSE_SECONDS
+    deleted = chunks = 0
+    outcome = "failed"
+    try:
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE datasource_id = %s "
+                    f"AND epoch = %s AND timestamp < %s LIMIT %s)",
+                    [datasource.pk, datasource.epoch, cutoff, chunk],
+                )
+                count = cursor.rowcount
+            deleted += count
+            chunks += 1
+            if count < chunk:
+                break
+            if pause:
+                time.sleep(pause)
+        outcome = "complete"
+    finally:
+        RetentionRun.objects.filter(pk=run.pk).update(
+            events_deleted=deleted, chunks=chunks, outcome=outcome, finished_at=timezone.now())
+        metrics.retention_applied(deleted=deleted, outcome=outcome)
+    run.refresh_from_db()
+    return run
+
+
+def events_apply_retention_all(*, dry_run: bool = False, trigger: str = "scheduler") -> list[RetentionRun]:
+    """The sweep: every datasource that has a retention, one after the other."""
+    runs = []
+    for datasource in DataSource.objects.filter(retention_days__isnull=False).order_by("pk"):
+        run = events_apply_retention(datasource=datasource, dry_run=dry_run, trigger=trigger)
+        if run is not None:
+            runs.append(run)
+    return runs

@@ -15,6 +15,10 @@ import dj_database_url
 
 from eventsite import openapi as openapi_description
 from eventsite.lib.env import ConfigurationError, env_bool, env_int, env_list, env_str
+from eventsite.ops import multiproc
+
+# Metrics of all processes add up through files (when METRICS_TOKEN is set); before any metric exists.
+multiproc.configure()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("EVENTSITE_VAR_DIR", str(BASE_DIR / "var")))
@@ -119,6 +123,20 @@ try:
     ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 
     SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
+
+    # Operations (eventsite/ops): /metrics is off (404) while METRICS_TOKEN is unset.
+    METRICS_TOKEN = env_str("METRICS_TOKEN")
+    if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+        raise ConfigurationError("METRICS_TOKEN must be at least 16 characters")
+    READYZ_TIMEOUT_SECONDS = env_int("READYZ_TIMEOUT_MS", 1500, minimum=100) / 1000
+    LOG_FORMAT = env_str("LOG_FORMAT", "text").lower()
+    if LOG_FORMAT not in ("text", "json"):
+        raise ConfigurationError(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
+    # Retention sweeps delete this many events per transaction, and pause between chunks so
+    # ingest keeps the disk and CPU (RETENTION_PAUSE_MS).
+    RETENTION_CHUNK = env_int("RETENTION_CHUNK", 5000, minimum=1)
+    RETENTION_PAUSE_SECONDS = env_int("RETENTION_PAUSE_MS", 0, minimum=0) / 1000
+    RETENTION_SWEEP_SECONDS = env_int("RETENTION_SWEEP_SECONDS", 3600, minimum=60)
 except ConfigurationError as exc:
     _fail(str(exc))
 
@@ -140,6 +158,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request ids, and /healthz, /readyz, /metrics answered before ALLOWED_HOSTS and the
+    # HTTPS redirect (load balancers and Prometheus call by IP over plain http).
+    "eventsite.ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -284,7 +305,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE: dict = {
     "reclaim-pending-epochs": {"task": "reports.tasks.reclaim_pending_epochs", "schedule": 300.0},
     "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},
+    "apply-retention": {"task": "events.tasks.apply_retention", "schedule": float(RETENTION_SWEEP_SECONDS)},
 }
+# Task log lines go through LOGGING (request ids, JSON format, token scrubbing), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 
 REST_FRAMEWORK = {
@@ -339,10 +363,18 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "eventsite.lib.logscrub.TokenSafeExceptionRe
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub_tokens": {"()": "eventsite.lib.logscrub.ScrubTokens"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "scrub_tokens": {"()": "eventsite.lib.logscrub.ScrubTokens"},
+        "request_context": {"()": "eventsite.ops.logformat.RequestContext"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "eventsite.ops.logformat.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_tokens"]},
+        "console": {
+            "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context", "scrub_tokens"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {

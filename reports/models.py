@@ -50,6 +50,8 @@ class ReportJob(models.Model):
     bytes = models.BigIntegerField(null=True, blank=True)
     # Set by a purge while the job runs: the export may hold purged events and must be redone.
     rerun_required = models.BooleanField(default=False)
+    # The X-Request-ID of the request that started the job, for log search.
+    request_id = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

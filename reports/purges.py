@@ -19,6 +19,8 @@ from events.identities import identity_digest
 from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, PurgeAudit
 from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
+from eventsite.lib import metrics
+from eventsite.lib.context import current_request_id
 from eventsite.lib.errors import InvalidInput
 from reports.models import ReportJob
 from reports.services import report_files_purge
@@ -56,6 +58,7 @@ def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
         "actor": actor.label,
         "actor_token_id": actor.token_id,
         "actor_user": actor.user,
+        "request_id": current_request_id(),
     }
 
 
@@ -91,6 +94,7 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
         )
     # After the commit, and outside any transaction (object storage): exports that may hold
     # the user's events rerun (if running) or lose their file (if complete).
+    metrics.purged(kind=PurgeAudit.Kind.USER, events=deleted)
     removed = report_files_purge(pairs=pairs)
     if removed:
         PurgeAudit.objects.filter(pk=audit.pk).update(files_removed=removed)
@@ -134,6 +138,7 @@ def purge_dataset_reclaim(*, reclaim_id: int) -> int:
     pairs = events_customer_product_pairs(datasource=reclaim.datasource, epoch=reclaim.epoch)
     removed = report_files_purge(pairs=pairs, running_too=False)
     deleted = events_reclaim_epoch(reclaim=reclaim)
+    metrics.purged(kind=PurgeAudit.Kind.DATASET, events=deleted)
     if reclaim.audit_id is not None:
         PurgeAudit.objects.filter(pk=reclaim.audit_id).update(
             events_deleted=F("events_deleted") + deleted, files_removed=F("files_removed") + removed,
