@@ -155,6 +155,7 @@ INSTALLED_APPS = [
     "events",
     "tokens",
     "reports",
+    "eventsite.ops",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class OpsConfig(AppConfig):
+    name = "eventsite.ops"
+    label = "ops"
+    verbose_name = "Operations"
+
+    def ready(self):
+        from django.contrib.auth.signals import user_login_failed
+
+        from eventsite.ops.signals import admin_login_failed
+
+        user_login_failed.connect(admin_login_failed, dispatch_uid="ops-admin-login-failed")
