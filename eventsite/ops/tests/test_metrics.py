@@ -7,7 +7,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.models import Event
-from reports.tests.conftest import eager_celery, tgam_user  # noqa: F401 - fixtures
 from tokens.cache import token_cache
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
