@@ -63,6 +63,7 @@ fuzz: install-dev
 
 lint: install-dev
 	$(BIN)/python -m ruff check . || true
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf $(VENV) var/eventsite.sqlite3* var/celery var/exports var/static

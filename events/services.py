@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from events.identities import identity_type_check
 from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, RetentionRun, Suppression
 from events.parsing import EventRow
 from eventsite.lib import metrics
 from eventsite.lib.context import current_request_id
-from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
+from eventsite.lib.dberrors import database_errors
+from eventsite.lib.errors import Conflict, InvalidInput
 
 _COPY_COLUMNS = (
     "datasource_id",
@@ -41,6 +43,7 @@ COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN
 # COPY's text format: backslash, tab, newline and carriage return must be escaped.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _REPLACE_ATTEMPTS = 3
+STORE_UNAVAILABLE = "The event store is unavailable; nothing was stored, retry shortly"
 # Small batches without client ids go in as one INSERT statement: one round trip that
 # commits by itself, where COPY needs BEGIN, a lock, COPY and COMMIT.
 ONE_STATEMENT_MAX_ROWS = 20
@@ -67,25 +70,30 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
     batch = uuid.uuid4()
     rows = _last_of_each_event_id(rows)
     dropped = 0
-    if datasource.has_suppressions:
-        try:
+    with database_errors(unavailable=STORE_UNAVAILABLE):
+        if datasource.has_suppressions:
             rows, dropped = _drop_suppressed(datasource, rows)
-        except (OperationalError, InterfaceError) as exc:
-            raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
-        if not rows:
-            metrics.events_ingested(stored=0, suppressed=dropped)
-            return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
-    one_statement = (
-        connection.vendor == "postgresql"
-        and len(rows) <= ONE_STATEMENT_MAX_ROWS
-        and all(row.event_id is None for row in rows)
-    )
+            if not rows:
+                metrics.events_ingested(stored=0, suppressed=dropped)
+                return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
+        one_statement = (
+            connection.vendor == "postgresql"
+            and len(rows) <= ONE_STATEMENT_MAX_ROWS
+            and all(row.event_id is None for row in rows)
+        )
+        if one_statement:
+            _insert_in_one_statement(datasource, batch, received_at, rows)
+        else:
+            _write_replacing_event_ids(datasource, batch, received_at, rows)
+    metrics.events_ingested(stored=len(rows), suppressed=dropped)
+    return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
+
+
+def _write_replacing_event_ids(datasource: DataSource, batch: uuid.UUID, received_at: datetime,
+                               rows: list[EventRow]) -> None:
+    """One transaction: delete the stored events whose client event_id the batch repeats, then write."""
     for attempt in range(_REPLACE_ATTEMPTS):
         try:
-            if one_statement:
-                _insert_in_one_statement(datasource, batch, received_at, rows)
-                metrics.events_ingested(stored=len(rows), suppressed=dropped)
-                return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
             with transaction.atomic():
                 epoch = _current_epoch(datasource)
                 client_ids = [row.event_id for row in rows if row.event_id is not None]
@@ -95,29 +103,37 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
                     _copy_rows(datasource.pk, epoch, batch, received_at, rows)
                 else:
                     _bulk_create_rows(datasource.pk, epoch, batch, received_at, rows)
-            metrics.events_ingested(stored=len(rows), suppressed=dropped)
-            return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
+            return
         except IntegrityError:
             # Two requests raced to replace the same event_id; the loser retries and now
             # sees the winner's committed row, which it replaces.
             if attempt == _REPLACE_ATTEMPTS - 1:
                 raise Conflict("The same event_id is being written concurrently; retry the request") from None
-        except (OperationalError, InterfaceError) as exc:
-            raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
-        except DataError as exc:
-            raise InvalidInput(f"An event holds a value the database cannot store: {exc}".strip()) from exc
-    raise AssertionError("unreachable")
+
+
+# purge_dataset and ingest order themselves with a transaction-level advisory lock keyed by the
+# datasource: every batch holds it shared while it reads the epoch and writes, purge_dataset takes
+# it exclusively to move the epoch. A row lock (FOR SHARE) on the datasource gave the same order
+# but wrote a MultiXact onto one hot row for every concurrent batch.
+EPOCH_LOCK_NAMESPACE = 0x65706F63  # "epoc"
+_EPOCH_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
+
+
+def _epoch_lock_key(datasource_id: int) -> list[int]:
+    return [EPOCH_LOCK_NAMESPACE, datasource_id & 0x7FFFFFFF]
 
 
 def _current_epoch(datasource: DataSource) -> int:
     """The epoch to write into, read inside the batch transaction.
 
-    On PostgreSQL the row is share-locked, so a concurrent purge_dataset (which updates the
-    row) waits for this batch, and a batch that starts after the purge writes the new epoch.
+    On PostgreSQL the batch first takes the datasource's epoch lock shared: a concurrent
+    purge_dataset waits for this batch, and a batch that starts during the purge reads the
+    new epoch once the purge commits.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT epoch FROM {DataSource._meta.db_table} WHERE id = %s FOR SHARE", [datasource.pk])
+            cursor.execute(_EPOCH_LOCK_SHARED, _epoch_lock_key(datasource.pk))
+            cursor.execute(f"SELECT epoch FROM {DataSource._meta.db_table} WHERE id = %s", [datasource.pk])
             row = cursor.fetchone()
     else:
         row = DataSource.objects.filter(pk=datasource.pk).values_list("epoch").first()
@@ -170,18 +186,21 @@ def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: da
 
 
 def _insert_in_one_statement(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]):
-    """INSERT ... SELECT that takes the epoch from the datasource row under a share lock,
-    so it orders against purge_dataset exactly as the COPY path does."""
-    params: list = []
+    """The epoch lock and an INSERT ... SELECT that takes the epoch from the datasource row, sent
+    as one query string: one round trip, run by PostgreSQL as one implicit transaction. The INSERT
+    is a statement of its own so that its snapshot is taken after the lock is granted (it sees
+    the epoch of a purge that committed while this batch waited)."""
+    params: list = _epoch_lock_key(datasource.pk)
     for sequence, row in enumerate(rows):
         params += [row.event_id, str(batch), sequence, received_at, row.timestamp, row.type, row.customer, row.product]
         params += [row.identities.get(kind) for kind in IDENTITY_TYPES]
         params.append(row.payload_json.decode())
     params.append(datasource.pk)
     sql = (
+        f"{_EPOCH_LOCK_SHARED}; "
         f"INSERT INTO {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) "
         f"SELECT ds.id, ds.epoch, v.* FROM {DataSource._meta.db_table} ds, "
-        f"(VALUES {', '.join([_VALUES_ROW] * len(rows))}) AS v WHERE ds.id = %s FOR SHARE OF ds"
+        f"(VALUES {', '.join([_VALUES_ROW] * len(rows))}) AS v WHERE ds.id = %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -220,9 +239,7 @@ RECLAIM_CHUNK = 10_000
 
 
 def _identity_column(kind: str) -> str:
-    if kind not in IDENTITY_TYPES:
-        raise InvalidInput(f"user_id_type must be one of {', '.join(IDENTITY_TYPES)}", field="user_id_type")
-    return f"user_{kind}"
+    return f"user_{identity_type_check(kind)}"
 
 
 def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tuple[int, set[tuple[str, str]]]:
@@ -246,11 +263,14 @@ def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tupl
 def events_purge_dataset_begin(*, datasource: DataSource) -> EpochReclaim:
     """Hide every event of the datasource at once by moving it to a new epoch.
 
-    The UPDATE waits for ingest batches holding the row's share lock, so a batch either
-    commits before (its events are purged) or writes the new epoch. The old epoch's rows
-    are deleted later by events_reclaim_epoch.
+    The epoch lock, taken exclusively, waits for the ingest batches holding it shared, so a
+    batch either commits before (its events are purged) or writes the new epoch. The old
+    epoch's rows are deleted later by events_reclaim_epoch.
     """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", _epoch_lock_key(datasource.pk))
         DataSource.objects.filter(pk=datasource.pk).update(epoch=F("epoch") + 1)
         datasource.refresh_from_db(fields=["epoch"])
         reclaim, _ = EpochReclaim.objects.get_or_create(datasource=datasource, epoch=datasource.epoch - 1)
