@@ -12,3 +12,6 @@ class OpsConfig(AppConfig):
         from eventsite.ops.signals import admin_login_failed
 
         user_login_failed.connect(admin_login_failed, dispatch_uid="ops-admin-login-failed")
+        # Celery's signals: request ids into the tasks a request starts, task outcomes into metrics.
+        # (Connected here, not in eventsite.celery, which every layer imports through `eventsite`.)
+        import eventsite.ops.celery  # noqa: F401

@@ -1,5 +1,5 @@
 """Celery signal handlers: the request id travels with the tasks a request starts, and task
-outcomes are counted (eventsite_celery_tasks_total). Connected by eventsite.celery."""
+outcomes are counted (eventsite_celery_tasks_total). Connected by OpsConfig.ready()."""
 
 import logging
 

@@ -12,7 +12,7 @@ from events.services import datasource_delete
 class DataSourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = DataSource
-        fields = ["id", "slug", "name", "created_at"]
+        fields = ["id", "slug", "name", "created_at", "retention_days"]
         read_only_fields = ["id", "created_at"]
 
 
