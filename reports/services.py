@@ -127,6 +127,8 @@ def _finish(job: ReportJob, status: str, reason: str = "", **fields) -> bool:
     finished_at = timezone.now()
     updated = jobs.update(status=status, status_reason=reason, finished_at=finished_at, **fields)
     if updated:
+        # One line per job outcome; it carries the request id of the request that started the job.
+        logger.info("report job %s ended %s%s", job.pk, status, f" ({fields['rows']} rows)" if "rows" in fields else "")
         metrics.report_job_finished(status=status, seconds=(finished_at - job.created_at).total_seconds(),
                                     rows=fields.get("rows") if status == ReportJob.Status.COMPLETE else None)
     return bool(updated)

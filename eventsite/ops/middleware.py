@@ -52,23 +52,16 @@ class OpsMiddleware:
     def __call__(self, request):
         rid = requestid.from_meta(request.META)
         request.request_id = rid
-        tokens = [
-            request_id.set(rid),
-            request_method.set(request.method),
-            request_path.set(request.path),
-            request_family.set(None),
-        ]
-        try:
-            view = OPS_PATHS.get(request.path_info)
-            if view is not None:
-                response = view(request)
-            else:
-                response = self._serve(request)
-            response[requestid.HEADER] = rid
-            return response
-        finally:
-            for var, token in zip((request_id, request_method, request_path, request_family), tokens, strict=True):
-                var.reset(token)
+        # Kept until the response is closed (request_finished clears them): Django logs a request's
+        # 4xx/5xx line after the middleware chain has returned, and that line needs the id too.
+        request_id.set(rid)
+        request_method.set(request.method)
+        request_path.set(request.path)
+        request_family.set(None)
+        view = OPS_PATHS.get(request.path_info)
+        response = view(request) if view is not None else self._serve(request)
+        response[requestid.HEADER] = rid
+        return response
 
     def _serve(self, request):
         started = time.perf_counter()
@@ -83,6 +76,12 @@ class OpsMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         # The URL has resolved: ingest services label their event counters with this family.
         request_family.set(family_of(request))
+
+
+def clear_request_context(**kwargs) -> None:
+    """request_finished: this thread serves no request any more (gthread threads are reused)."""
+    for var in (request_id, request_method, request_path, request_family):
+        var.set(None)
 
 
 def _is_ingest(request) -> bool:
