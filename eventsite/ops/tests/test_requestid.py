@@ -151,3 +151,29 @@ def test_a_real_worker_logs_with_the_request_id_and_its_metrics_add_up(client, t
     assert samples[("eventsite_report_jobs_total", frozenset({"status": "COMPLETE"}.items()))] == 1
     assert samples[("eventsite_celery_tasks_total", frozenset(
         {"task": "reports.tasks.export_report", "outcome": "success"}.items()))] == 1
+
+
+@pytest.mark.slow
+def test_gunicorns_access_log_is_json_with_the_request_id_and_no_token(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from bench.soak import live_gunicorn
+
+    with live_gunicorn(database_url="postgres://postgres@127.0.0.1:9/unused", log_dir=tmp_path,
+                       LOG_FORMAT="json") as (port, _process):
+        for path, rid in (("/healthz", "access-1"), ("/api/v2/events/post_event?token=evs_secret-777&x=1", "access-2")):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"[]" if "post" in path else None,
+                                             headers={"X-Request-ID": rid, "Content-Type": "application/json"})
+            try:
+                urllib.request.urlopen(request, timeout=30).close()
+            except urllib.error.HTTPError as error:
+                assert error.headers["X-Request-ID"] == rid
+    text = (tmp_path / "access.log").read_text()  # written on shutdown at the latest
+    entries = {entry["request_id"]: entry for entry in map(json.loads, text.splitlines())}
+    assert entries["access-1"]["path"] == "/healthz" and entries["access-1"]["status"] == 200
+    post = entries["access-2"]
+    assert (post["method"], post["path"]) == ("POST", "/api/v2/events/post_event")
+    assert "token=[redacted]" in post["message"] and "x=1" in post["message"]
+    assert isinstance(post["duration"], float) and post["logger"] == "gunicorn.access"
+    assert "secret-777" not in text and "secret-777" not in (tmp_path / "error.log").read_text()
