@@ -7,6 +7,8 @@ ALLOWED_HOSTS (request.get_host() is never called for them) nor the HTTPS redire
 
 import time
 
+from django.urls import reverse
+
 from eventsite.lib import metrics
 from eventsite.lib.context import request_family, request_id, request_method, request_path
 from eventsite.ops import health, requestid
@@ -48,6 +50,9 @@ def family_of(request) -> str:
 class OpsMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
+        # The ingest paths have no parameters: known at start-up, so the family is set before the
+        # view runs (the ingest fast path calls the view directly, without process_view hooks).
+        self.ingest_paths = {reverse(name): family for name, family in INGEST_URL_NAMES.items()}
 
     def __call__(self, request):
         rid = requestid.from_meta(request.META)
@@ -57,7 +62,7 @@ class OpsMiddleware:
         request_id.set(rid)
         request_method.set(request.method)
         request_path.set(request.path)
-        request_family.set(None)
+        request_family.set(self.ingest_paths.get(request.path_info))
         view = OPS_PATHS.get(request.path_info)
         response = view(request) if view is not None else self._serve(request)
         response[requestid.HEADER] = rid
@@ -72,10 +77,6 @@ class OpsMiddleware:
         if response.status_code == 401:
             metrics.auth_failed(family=family)
         return response
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        # The URL has resolved: ingest services label their event counters with this family.
-        request_family.set(family_of(request))
 
 
 def clear_request_context(**kwargs) -> None:
