@@ -159,6 +159,8 @@ MIDDLEWARE = [
     "eventsite.ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Ingest requests stop here: the middleware below serves browsers (sessions, CSRF, logins).
+    "eventsite.http.fastpath.IngestFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
