@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--expired", type=int, default=None, help="events past retention (default: a tenth)")
     parser.add_argument("--seconds", type=int, default=10, help="ingest measured this long before and after the sweep")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--pause-ms", type=int, default=None, help="RETENTION_PAUSE_MS for the sweep")
     args = parser.parse_args()
     expired = args.rows // 10 if args.expired is None else args.expired
     print(f"bench.retention {datetime.now(UTC):%Y-%m-%d %H:%M}Z on {platform.node()} ({os.cpu_count()} cores): "
@@ -105,6 +106,8 @@ def main() -> None:
     manage(args.database_url, "create_datasource", "bench")
     token = manage(args.database_url, "issue_token", "bench", "--scope", "ingest")
     os.environ.update(bench_env(args.database_url))
+    if args.pause_ms is not None:
+        os.environ["RETENTION_PAUSE_MS"] = str(args.pause_ms)
     import django
 
     django.setup()
@@ -141,7 +144,8 @@ def main() -> None:
     rates = [count / (end - start).total_seconds() for count, (start, end) in zip(counts, [before, during, after],
                                                                                   strict=True)]
     row("sweep: events deleted", f"{run.events_deleted:,}",
-        f"in {run.chunks:,} chunks of {settings.RETENTION_CHUNK:,} (RETENTION_CHUNK)")
+        f"in {run.chunks:,} chunks of {settings.RETENTION_CHUNK:,} (RETENTION_CHUNK), "
+        f"{settings.RETENTION_PAUSE_SECONDS * 1000:.0f} ms apart (RETENTION_PAUSE_MS)")
     row("sweep: seconds", f"{sweep_seconds:.1f}", f"{run.events_deleted / sweep_seconds:,.0f} events/s")
     without = (rates[0] + rates[2]) / 2
     row("ingest without the sweep, events/s (before / after)", f"{without:,.0f}", f"{rates[0]:,.0f} / {rates[2]:,.0f}")
