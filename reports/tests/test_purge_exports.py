@@ -184,8 +184,8 @@ def test_a_running_report_reruns_only_if_it_can_read_the_purged_events(client, i
 
 # --- A deletion storage did not confirm stays pending and is retried (issue 11, defect 4) -----
 
-def test_a_purge_while_s3_is_down_keeps_the_deletion_pending_until_s3_confirms(client, ingest_token, tgam_user,
-                                                                              eager_celery, settings, s3_endpoint, catalog):
+def test_a_purge_while_s3_is_down_keeps_the_deletion_pending_until_s3_confirms(
+        client, ingest_token, tgam_user, eager_celery, settings, s3_endpoint, catalog):
     from reports.services import report_files_pending, report_jobs_sweep
     from reports.tests.conftest import closed_port
     from reports.tests.test_s3_exports import objects, s3_storage
