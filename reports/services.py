@@ -24,7 +24,7 @@ from events.models import Event
 from events.parsing import malformed_field
 from events.selectors import events_visible
 from events.services import PurgedEvent, timestamp_ms
-from eventsite.lib.errors import InvalidInput, ServiceUnavailable
+from eventsite.lib.errors import InvalidInput, ServiceUnavailable, TooManyRequests
 from reports import storage
 from reports.exceptions import ReportJobRunning, ReportJobUnavailable
 from reports.models import ReportJob, ReportUser
@@ -55,11 +55,14 @@ def report_user_upsert(*, username: str, customer: str, password: str | None) ->
 # --- Report jobs ---------------------------------------------------------------------------
 
 logger = logging.getLogger(__name__)
-FORBIDDEN_DELIMITERS = {'"', "\n", "\r", "\x00"}
+# A delimiter is one single-byte ASCII character; these would break the CSV (or PostgreSQL's
+# COPY, which reads a backslash in its E'' literal as an escape).
+FORBIDDEN_DELIMITERS = {'"', "\n", "\r", "\x00", "\\"}
 MAX_ATTEMPTS = 3
 MAX_PURGE_RERUNS = 3
 PROGRESS_EVERY = 10_000
 DOWNLOAD_SALT = "reports.download"
+RUNNING_CAP_RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class ReportRequest:
     start_ms: int | None = None
     end_ms: int | None = None
     delimiter: str = "|"
+    raw: bool = False  # output.raw: keep values that a spreadsheet would run as formulas
 
 
 def _report_request_problems(request: ReportRequest) -> list[str]:
@@ -81,6 +85,8 @@ def _report_request_problems(request: ReportRequest) -> list[str]:
             problems.append(malformed_field(name))
     if request.types is not None and (not request.types or not all(0 < len(t) <= 200 for t in request.types)):
         problems.append(malformed_field("types"))
+    elif request.types is not None and len(request.types) > settings.REPORT_MAX_TYPES:
+        problems.append(malformed_field("types") + f" At most {settings.REPORT_MAX_TYPES} types (REPORT_MAX_TYPES).")
     for name in ("start_ms", "end_ms"):
         value = getattr(request, name)
         if value is not None and not 0 <= value < 2**53:
@@ -88,8 +94,9 @@ def _report_request_problems(request: ReportRequest) -> list[str]:
     if (request.start_ms is not None and request.end_ms is not None and not problems
             and request.start_ms > request.end_ms):
         problems.append(malformed_field("end") + " It is before start.")
-    if len(request.delimiter) != 1 or request.delimiter in FORBIDDEN_DELIMITERS:
-        problems.append(malformed_field("delimiter") + " Use one character other than a quote or a line break.")
+    if len(request.delimiter) != 1 or not request.delimiter.isascii() or request.delimiter in FORBIDDEN_DELIMITERS:
+        problems.append(malformed_field("delimiter") + " Use one ASCII character other than a quote, a line break,"
+                        " a backslash or NUL.")
     return problems
 
 
@@ -104,11 +111,19 @@ def report_job_create(*, principal: ReportPrincipal, request: ReportRequest) -> 
     if problems:
         raise InvalidInput("The report request cannot be interpreted", details=problems)
     principal.check_customer(request.customer)
-    job = ReportJob.objects.create(
-        requested_by=principal.user, customer=request.customer,
-        product=request.product, types=request.types, start_ms=request.start_ms, end_ms=request.end_ms,
-        delimiter=request.delimiter,
-    )
+    with transaction.atomic():
+        # The user's row lock serialises one user's requests, so two at once cannot both pass the cap.
+        User.objects.select_for_update().filter(pk=principal.user.pk).first()
+        running = ReportJob.objects.filter(requested_by=principal.user, status=ReportJob.Status.RUNNING).count()
+        if running >= settings.REPORT_MAX_RUNNING_PER_USER:
+            # Each running job may hold a worker for REPORT_TIME_LIMIT_SECONDS: one user must not hold them all.
+            raise TooManyRequests(f"{running} of your reports are still running (REPORT_MAX_RUNNING_PER_USER); "
+                                  "retry when one has finished", retry_after=RUNNING_CAP_RETRY_SECONDS)
+        job = ReportJob.objects.create(
+            requested_by=principal.user, customer=request.customer,
+            product=request.product, types=request.types, start_ms=request.start_ms, end_ms=request.end_ms,
+            delimiter=request.delimiter, raw_values=request.raw,
+        )
     try:
         export_report.apply_async((str(job.id),), retry=False)
     except Exception as exc:  # noqa: BLE001 - any broker failure
