@@ -190,7 +190,8 @@ def report_job_run(*, job_id: str) -> str:
         logger.exception("report job %s failed", job.pk)
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()  # a lost connection reconnects for the update
-        _finish(job, ReportJob.Status.FAILED, _failure_reason(exc))
+        if _finish(job, ReportJob.Status.FAILED, _failure_reason(exc)):
+            _remove_partial(key)  # the error may have come after the upload: leave no orphan file
         return ReportJob.Status.FAILED
     _finish(job, ReportJob.Status.FAILED, "Purges kept changing the data during the export; request it again")
     return ReportJob.Status.FAILED

@@ -216,3 +216,20 @@ def test_a_purge_while_s3_is_down_keeps_the_deletion_pending_until_s3_confirms(
     assert job.file_deleted_at is not None and not job.file_delete_pending
     assert job.file_key not in objects(s3_endpoint)
     assert report_files_pending() == 0
+
+
+def test_the_console_lists_pending_file_deletions(client, ingest_token, tgam_user, eager_celery):
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    ingest(client, ingest_token.raw, [barchart_event(1)])
+    start(client, tgam_user, WATCHLIST)
+    start(client, tgam_user, WATCHLIST)
+    pending, done = ReportJob.objects.order_by("created_at")
+    ReportJob.objects.filter(pk=pending.pk).update(file_delete_requested_at=timezone.now())
+    ReportJob.objects.filter(pk=done.pk).update(file_delete_requested_at=timezone.now(), file_deleted_at=timezone.now())
+    client.force_login(User.objects.create_user("boss", password="x", is_staff=True, is_superuser=True))
+    page = client.get("/admin/reports/reportjob/?file_deletion=pending")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert pending.source in html and "deletion pending" in html and done.source not in html

@@ -167,3 +167,11 @@ def test_a_backslash_delimiter_that_reached_copy_fails_the_job_at_once(client, i
     job.refresh_from_db()
     assert job.status == "FAILED" and "SyntaxError" in job.status_reason
     assert_failure(client.get(f"/reports/{job.source}", headers=tgam_user), 409, "EVENT_JOB_GET_FAILED")
+
+
+def test_the_management_api_takes_output_raw(client, staff_basic, eager_celery):
+    response = client.post("/api/manage/reports/", {"filter": WATCHLIST, "output": {"raw": True}},
+                           content_type="application/json", headers=staff_basic)
+    assert response.status_code == 201
+    assert response.json()["raw_values"] is True and response.json()["report_status"]["output"]["raw"] is True
+    assert ReportJob.objects.get().raw_values is True
