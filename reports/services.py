@@ -63,6 +63,7 @@ MAX_PURGE_RERUNS = 3
 PROGRESS_EVERY = 10_000
 DOWNLOAD_SALT = "reports.download"
 RUNNING_CAP_RETRY_SECONDS = 30
+SWEEP_STORAGE_FAILURES = 3  # consecutive file deletions refused before a sweep leaves the rest for the next
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,8 +438,10 @@ def report_jobs_sweep() -> dict[str, int]:
     expired = list(ReportJob.objects.filter(file_delete_requested_at=None, file_deleted_at=None,
                                             finished_at__lt=retention_before).exclude(file_key=""))
     _files_delete_request(expired)
-    pending = list(ReportJob.objects.filter(file_delete_requested_at__isnull=False, file_deleted_at=None))
-    deleted = sum(_file_delete_confirm(job) for job in pending)
+    # Random order: a file storage keeps refusing cannot hold the others back sweep after sweep.
+    pending = list(ReportJob.objects.filter(file_delete_requested_at__isnull=False, file_deleted_at=None)
+                   .order_by("?"))
+    deleted = _files_delete_confirm(pending, give_up_after=SWEEP_STORAGE_FAILURES)
     return {"stuck": stuck, "expired": len(expired), "deleted": deleted, "pending": len(pending) - deleted}
 
 
@@ -460,6 +463,20 @@ def _files_delete_request(jobs: list[ReportJob], reason: str | None = None) -> l
     marked = set(unmarked.values_list("pk", flat=True))
     ReportJob.objects.filter(pk__in=marked).update(**changes)
     return [job for job in jobs if job.pk in marked]
+
+
+def _files_delete_confirm(jobs: list[ReportJob], *, give_up_after: int) -> int:
+    """Delete marked files until storage fails give_up_after times in a row (it is down: the
+    rest stay pending for the next sweep instead of each waiting out its timeout)."""
+    deleted = failures = 0
+    for job in jobs:
+        if _file_delete_confirm(job):
+            deleted, failures = deleted + 1, 0
+        else:
+            failures += 1
+            if failures >= give_up_after:
+                break
+    return deleted
 
 
 def _file_delete_confirm(job: ReportJob) -> bool:
@@ -487,8 +504,8 @@ def _purge_files(*, running: list[ReportJob], complete_of) -> int:
         ReportJob.objects.filter(pk__in=[job.pk for job in running], status=ReportJob.Status.RUNNING).update(
             rerun_required=True)
     marked = _files_delete_request(complete_of(), PURGED_REASON)
-    for job in marked:
-        _file_delete_confirm(job)
+    # A purge may answer an HTTP request: at the first storage failure the rest wait for the sweep.
+    _files_delete_confirm(marked, give_up_after=1)
     return len(marked)
 
 

@@ -193,28 +193,30 @@ def test_a_purge_while_s3_is_down_keeps_the_deletion_pending_until_s3_confirms(
     settings.STORAGES = {**settings.STORAGES, "exports": s3_storage(s3_endpoint)}
     ingest(client, ingest_token.raw, [barchart_event(1), barchart_event(2)])
     source = start(client, tgam_user, WATCHLIST).json()["source"]
-    job = ReportJob.objects.get()
+    second = ReportJob.objects.get(pk=start(client, tgam_user, WATCHLIST).json()["job"])
+    job = ReportJob.objects.get(pk=source[4:])
     assert job.status == "COMPLETE" and job.file_key in objects(s3_endpoint)
 
     settings.STORAGES = {**settings.STORAGES, "exports": s3_storage(f"http://127.0.0.1:{closed_port()}")}  # S3 down
     audit = purge_user(datasource=ingest_token.token.datasource, kind="internal_id", user_id="user-1",
                        actor=Actor(label="test"))
     job.refresh_from_db()
-    assert audit.files_removed == 1
-    assert job.file_delete_pending and job.file_deleted_at is None
+    second.refresh_from_db()
+    assert audit.files_removed == 2
+    assert job.file_delete_pending and job.file_deleted_at is None and second.file_delete_pending
     assert job.file_key in objects(s3_endpoint)  # the object is still there...
     response = client.get(f"/reports/{source}", headers=tgam_user)
     assert response.status_code == 409 and "purge" in response.json()[0]["value"]["message"]  # ...but no link
-    assert report_files_pending() == 1
-    assert report_jobs_sweep()["pending"] == 1  # still down: still pending
+    assert report_files_pending() == 2
+    assert report_jobs_sweep()["pending"] == 2  # still down: still pending
     job.refresh_from_db()
     assert job.file_deleted_at is None
 
     settings.STORAGES = {**settings.STORAGES, "exports": s3_storage(s3_endpoint)}  # S3 back
-    assert report_jobs_sweep() == {"stuck": 0, "expired": 0, "deleted": 1, "pending": 0}
+    assert report_jobs_sweep() == {"stuck": 0, "expired": 0, "deleted": 2, "pending": 0}
     job.refresh_from_db()
     assert job.file_deleted_at is not None and not job.file_delete_pending
-    assert job.file_key not in objects(s3_endpoint)
+    assert job.file_key not in objects(s3_endpoint) and second.file_key not in objects(s3_endpoint)
     assert report_files_pending() == 0
 
 
