@@ -106,15 +106,29 @@ def _write_replacing_event_ids(datasource: DataSource, batch: uuid.UUID, receive
                 raise Conflict("The same event_id is being written concurrently; retry the request") from None
 
 
+# purge_dataset and ingest order themselves with a transaction-level advisory lock keyed by the
+# datasource: every batch holds it shared while it reads the epoch and writes, purge_dataset takes
+# it exclusively to move the epoch. A row lock (FOR SHARE) on the datasource gave the same order
+# but wrote a MultiXact onto one hot row for every concurrent batch.
+EPOCH_LOCK_NAMESPACE = 0x65706F63  # "epoc"
+_EPOCH_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
+
+
+def _epoch_lock_key(datasource_id: int) -> list[int]:
+    return [EPOCH_LOCK_NAMESPACE, datasource_id & 0x7FFFFFFF]
+
+
 def _current_epoch(datasource: DataSource) -> int:
     """The epoch to write into, read inside the batch transaction.
 
-    On PostgreSQL the row is share-locked, so a concurrent purge_dataset (which updates the
-    row) waits for this batch, and a batch that starts after the purge writes the new epoch.
+    On PostgreSQL the batch first takes the datasource's epoch lock shared: a concurrent
+    purge_dataset waits for this batch, and a batch that starts during the purge reads the
+    new epoch once the purge commits.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT epoch FROM {DataSource._meta.db_table} WHERE id = %s FOR SHARE", [datasource.pk])
+            cursor.execute(_EPOCH_LOCK_SHARED, _epoch_lock_key(datasource.pk))
+            cursor.execute(f"SELECT epoch FROM {DataSource._meta.db_table} WHERE id = %s", [datasource.pk])
             row = cursor.fetchone()
     else:
         row = DataSource.objects.filter(pk=datasource.pk).values_list("epoch").first()
@@ -167,18 +181,21 @@ def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: da
 
 
 def _insert_in_one_statement(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]):
-    """INSERT ... SELECT that takes the epoch from the datasource row under a share lock,
-    so it orders against purge_dataset exactly as the COPY path does."""
-    params: list = []
+    """The epoch lock and an INSERT ... SELECT that takes the epoch from the datasource row, sent
+    as one query string: one round trip, run by PostgreSQL as one implicit transaction. The INSERT
+    is a statement of its own so that its snapshot is taken after the lock is granted (it sees
+    the epoch of a purge that committed while this batch waited)."""
+    params: list = _epoch_lock_key(datasource.pk)
     for sequence, row in enumerate(rows):
         params += [row.event_id, str(batch), sequence, received_at, row.timestamp, row.type, row.customer, row.product]
         params += [row.identities.get(kind) for kind in IDENTITY_TYPES]
         params.append(row.payload_json.decode())
     params.append(datasource.pk)
     sql = (
+        f"{_EPOCH_LOCK_SHARED}; "
         f"INSERT INTO {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) "
         f"SELECT ds.id, ds.epoch, v.* FROM {DataSource._meta.db_table} ds, "
-        f"(VALUES {', '.join([_VALUES_ROW] * len(rows))}) AS v WHERE ds.id = %s FOR SHARE OF ds"
+        f"(VALUES {', '.join([_VALUES_ROW] * len(rows))}) AS v WHERE ds.id = %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -270,11 +287,14 @@ def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tupl
 def events_purge_dataset_begin(*, datasource: DataSource) -> EpochReclaim:
     """Hide every event of the datasource at once by moving it to a new epoch.
 
-    The UPDATE waits for ingest batches holding the row's share lock, so a batch either
-    commits before (its events are purged) or writes the new epoch. The old epoch's rows
-    are deleted later by events_reclaim_epoch.
+    The epoch lock, taken exclusively, waits for the ingest batches holding it shared, so a
+    batch either commits before (its events are purged) or writes the new epoch. The old
+    epoch's rows are deleted later by events_reclaim_epoch.
     """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", _epoch_lock_key(datasource.pk))
         DataSource.objects.filter(pk=datasource.pk).update(epoch=F("epoch") + 1)
         datasource.refresh_from_db(fields=["epoch"])
         reclaim, _ = EpochReclaim.objects.get_or_create(datasource=datasource, epoch=datasource.epoch - 1)
