@@ -16,6 +16,14 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from events.groupcommit import (
+    EPOCH_LOCK_SHARED,
+    PendingBatch,
+    datasource_gone,
+    epoch_lock_key,
+    group_committer,
+    insert_batches,
+)
 from events.identities import identity_type_check
 from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
 from events.parsing import EventRow
@@ -41,12 +49,10 @@ COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _REPLACE_ATTEMPTS = 3
 STORE_UNAVAILABLE = "The event store is unavailable; nothing was stored, retry shortly"
-# Small batches without client ids go in as one INSERT statement: one round trip that
-# commits by itself, where COPY needs BEGIN, a lock, COPY and COMMIT.
+# Small batches without client ids go in as one INSERT statement, shared with the concurrent
+# requests of this process (events/groupcommit.py): one round trip that commits by itself, where
+# COPY needs BEGIN, a lock, COPY and COMMIT.
 ONE_STATEMENT_MAX_ROWS = 20
-_VALUES_ROW = "(%s, %s::uuid, %s, %s::timestamptz, %s::timestamptz, %s, %s, %s, " + ", ".join(
-    ["%s"] * len(IDENTITY_TYPES)
-) + ", %s::jsonb)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +83,12 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
             and len(rows) <= ONE_STATEMENT_MAX_ROWS
             and all(row.event_id is None for row in rows)
         )
-        if one_statement:
-            _insert_in_one_statement(datasource, batch, received_at, rows)
+        if one_statement and not connection.in_atomic_block:
+            group_committer.write(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
+        elif one_statement:  # inside a caller's transaction: this batch alone
+            pending = PendingBatch(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
+            if insert_batches([pending]):
+                raise datasource_gone(pending)
         else:
             _write_replacing_event_ids(datasource, batch, received_at, rows)
     return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
@@ -110,12 +120,6 @@ def _write_replacing_event_ids(datasource: DataSource, batch: uuid.UUID, receive
 # datasource: every batch holds it shared while it reads the epoch and writes, purge_dataset takes
 # it exclusively to move the epoch. A row lock (FOR SHARE) on the datasource gave the same order
 # but wrote a MultiXact onto one hot row for every concurrent batch.
-EPOCH_LOCK_NAMESPACE = 0x65706F63  # "epoc"
-_EPOCH_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
-
-
-def _epoch_lock_key(datasource_id: int) -> list[int]:
-    return [EPOCH_LOCK_NAMESPACE, datasource_id & 0x7FFFFFFF]
 
 
 def _current_epoch(datasource: DataSource) -> int:
@@ -127,7 +131,7 @@ def _current_epoch(datasource: DataSource) -> int:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_EPOCH_LOCK_SHARED, _epoch_lock_key(datasource.pk))
+            cursor.execute(EPOCH_LOCK_SHARED, epoch_lock_key(datasource.pk))
             cursor.execute(f"SELECT epoch FROM {DataSource._meta.db_table} WHERE id = %s", [datasource.pk])
             row = cursor.fetchone()
     else:
@@ -178,29 +182,6 @@ def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: da
     text = copy_lines(datasource_id, epoch, batch, received_at, rows)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(COPY_SQL, io.StringIO(text))
-
-
-def _insert_in_one_statement(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]):
-    """The epoch lock and an INSERT ... SELECT that takes the epoch from the datasource row, sent
-    as one query string: one round trip, run by PostgreSQL as one implicit transaction. The INSERT
-    is a statement of its own so that its snapshot is taken after the lock is granted (it sees
-    the epoch of a purge that committed while this batch waited)."""
-    params: list = _epoch_lock_key(datasource.pk)
-    for sequence, row in enumerate(rows):
-        params += [row.event_id, str(batch), sequence, received_at, row.timestamp, row.type, row.customer, row.product]
-        params += [row.identities.get(kind) for kind in IDENTITY_TYPES]
-        params.append(row.payload_json.decode())
-    params.append(datasource.pk)
-    sql = (
-        f"{_EPOCH_LOCK_SHARED}; "
-        f"INSERT INTO {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) "
-        f"SELECT ds.id, ds.epoch, v.* FROM {DataSource._meta.db_table} ds, "
-        f"(VALUES {', '.join([_VALUES_ROW] * len(rows))}) AS v WHERE ds.id = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if cursor.rowcount != len(rows):
-            raise InvalidInput(f"The datasource {datasource.slug!r} no longer exists")
 
 
 def _bulk_create_rows(
@@ -294,7 +275,7 @@ def events_purge_dataset_begin(*, datasource: DataSource) -> EpochReclaim:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", _epoch_lock_key(datasource.pk))
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", epoch_lock_key(datasource.pk))
         DataSource.objects.filter(pk=datasource.pk).update(epoch=F("epoch") + 1)
         datasource.refresh_from_db(fields=["epoch"])
         reclaim, _ = EpochReclaim.objects.get_or_create(datasource=datasource, epoch=datasource.epoch - 1)
