@@ -111,7 +111,7 @@ def test_a_real_worker_logs_with_the_request_id_and_its_metrics_add_up(client, t
 
     from reports.models import ReportJob
 
-    redis.Redis.from_url(REDIS_URL).delete("celery")
+    redis.Redis.from_url(REDIS_URL).delete("celery", "exports")
     s = connection.settings_dict
     metrics_dir = tmp_path / "prometheus"
     env = {**os.environ, "EVENTSITE_TESTING": "1", "REDIS_URL": REDIS_URL, "LOG_FORMAT": "json",
@@ -120,7 +120,8 @@ def test_a_real_worker_logs_with_the_request_id_and_its_metrics_add_up(client, t
            "EVENTSITE_VAR_DIR": str(tmp_path / "var"), "LOG_LEVEL": "INFO"}
     log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "eventsite", "worker", "--pool=prefork", "--concurrency=1",
+        [sys.executable, "-m", "celery", "-A", "eventsite", "worker", "--queues", "celery,exports",
+         "--pool=prefork", "--concurrency=1",
          "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "INFO"],
         cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
     try:
