@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import BigIntegerField, Func, IntegerField, Max, Q
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Extract, Floor
@@ -23,6 +23,7 @@ from django.utils import timezone
 from events.parsing import malformed_field
 from events.selectors import events_visible
 from eventsite.lib.errors import InvalidInput, ServiceUnavailable
+from eventsite.lib.replica import run_on_replica
 from reports import storage
 from reports.exceptions import ReportJobRunning, ReportJobUnavailable
 from reports.models import ReportJob, ReportUser
@@ -201,7 +202,14 @@ def _remove_partial(key: str) -> None:
 
 
 def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]:
-    if connection.vendor == "postgresql":
+    """The export reads the read replica when one is configured and has replayed the latest purge
+    (each pass, so a rerun after a purge waits for it again); a replica that fails mid-way makes
+    the pass start over on the primary (eventsite.lib.replica)."""
+    return run_on_replica(lambda: _write_file_from(job, workdir, began))
+
+
+def _write_file_from(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]:
+    if connections[_job_events(job).db].vendor == "postgresql":
         return _write_file_with_copy(job, workdir, began)
     keys = report_context_keys(product=job.product, types=job.types)
     width = len(keys) if keys is not None else report_catalog_width(product=job.product)
@@ -260,8 +268,10 @@ def _write_file_with_copy(job: ReportJob, workdir: Path, began: float) -> tuple[
     events = _job_events(job)
     final_path = workdir / "report.csv"
     remaining = settings.REPORT_TIME_LIMIT_SECONDS - (time.monotonic() - began)
+    # The server the router picked for this queryset (the replica inside replica reads).
+    alias = events.db
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = %s", [max(1, int(remaining * 1000))])
             # Column count: the longest context among the selected events.
             width = events.aggregate(width=Max(Func(KeyTransform("context", "payload"),
