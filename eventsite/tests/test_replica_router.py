@@ -69,7 +69,10 @@ class TestRouting:
             assert router.db_for_write(Event) == DEFAULT_DB_ALIAS
         assert Event.objects.all().db == DEFAULT_DB_ALIAS  # outside the block
 
-    def test_a_replica_that_refuses_connections_means_the_primary(self, point_replica_at, client, ingest_token):
+    @pytest.mark.parametrize("fallback", ["primary", "wait"])
+    def test_a_replica_that_refuses_connections_means_the_primary(self, point_replica_at, client, ingest_token,
+                                                                  settings, fallback):
+        settings.REPLICA_FALLBACK = fallback  # waiting is for a lagging replica, not a missing one
         point_replica_at(free_port(from_the_top=True))  # nothing listens there
         ingest(client, ingest_token.raw, [barchart_event(1), barchart_event(2)])
         job = ReportJob.objects.create(customer="TGAM", product="WATCHLIST", delimiter="|")
