@@ -128,6 +128,8 @@ def _replica_position() -> tuple[int | None, int]:
 
 
 def _passed(fence: tuple[int, int], position: tuple[int | None, int]) -> bool:
+    # A server not in recovery (no replay position: a promoted standby, or the primary itself)
+    # passes on the generation alone: it holds every purge it has a generation for.
     generation, lsn = fence
     replayed, replica_generation = position
     return replica_generation >= generation and (replayed is None or replayed >= lsn)
