@@ -33,6 +33,7 @@ TABLE_REFERENCE = re.compile(rf'\b(?:FROM|JOIN|INTO|UPDATE|COPY)\s+"?{EVENTS}"?(
 EQUALITY = re.compile(r'"?datasource_id"?\s*(?:=\s*\d+|IN\s*\(\s*\d+\s*\))', re.IGNORECASE)
 # The group commit's INSERT (events/groupcommit.py): rows of several requests, each row's
 # datasource_id in the VALUES list, joined to its datasource for the epoch.
+GROUP_ROW_DATASOURCE = re.compile(r"\(\d+::int, (\d+)::bigint, ")
 GROUP_COMMIT_INSERT = re.compile(rf'INSERT INTO {EVENTS} \(datasource_id, .* FROM events_datasource ds JOIN \(VALUES ',
                                  re.DOTALL)
 
@@ -55,14 +56,14 @@ EXCEPTIONS = [
         lambda sql: '"events_event"."customer" = ' in sql and '"events_event"."product" = ' in sql,
     ),
     Exception_(
-        "group commit",
-        "Small id-less batches of concurrent requests in one web process share one INSERT ... SELECT from "
-        "events_datasource JOIN (VALUES ...) (events/groupcommit.py); a group may hold several datasources. "
-        "Citus plans it through the coordinator (the SELECT over a reference table and VALUES is evaluated "
-        "there, each row goes to its shard) as one distributed transaction over the shards it touches. If that "
-        "costs too much on Citus, group per datasource (datasource_id as a constant): a change inside "
-        "events/groupcommit.py only.",
-        lambda sql: bool(GROUP_COMMIT_INSERT.search(sql)),
+        "group commit, one datasource",
+        "Small id-less batches of concurrent requests of one web process share one INSERT ... SELECT ds.id, "
+        "ds.epoch ... FROM events_datasource ds JOIN (VALUES ...) (events/groupcommit.py). A group holds one "
+        "datasource, so its rows go to one shard, but the datasource is named in the VALUES rows rather than by an "
+        "equality, and Citus plans an INSERT ... SELECT from a reference table through the coordinator. Checked "
+        "here: one datasource id in the VALUES. On Citus, if the plan shows the coordinator step is costly, send "
+        "datasource_id and the epoch as constants (as the COPY path does).",
+        lambda sql: bool(GROUP_COMMIT_INSERT.search(sql)) and len(set(GROUP_ROW_DATASOURCE.findall(sql))) == 1,
     ),
 ]
 
