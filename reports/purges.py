@@ -23,6 +23,7 @@ from eventsite.lib import metrics
 from eventsite.lib.context import current_request_id
 from eventsite.lib.dberrors import database_errors
 from eventsite.lib.errors import InvalidInput
+from eventsite.lib.replica import replica_fence_bump
 from reports.services import report_files_purge_epoch, report_files_purge_events
 from reports.tasks import reclaim_purged_epoch
 
@@ -91,6 +92,9 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
             events_deleted=deleted,
             completed_at=timezone.now(),
         )
+        # Last in the transaction (it locks the fence row until the commit): replica reads
+        # started after this commit wait for the replica to replay it.
+        replica_fence_bump()
     metrics.purged(kind=PurgeAudit.Kind.USER, events=deleted)
     # After the commit, and outside any transaction (object storage): exports that may hold
     # the user's events rerun (if running) or lose their file (if complete).
@@ -114,6 +118,7 @@ def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
         audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
         EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
         transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk))
+        replica_fence_bump()  # last: see purge_user
     return audit
 
 
