@@ -87,7 +87,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
             group_committer.write(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
         elif one_statement:  # inside a caller's transaction: this batch alone
             pending = PendingBatch(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
-            if insert_batches([pending]):
+            if not insert_batches([pending]):
                 raise datasource_gone(pending)
         else:
             _write_replacing_event_ids(datasource, batch, received_at, rows)
