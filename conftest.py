@@ -36,3 +36,9 @@ def _fresh_rate_limits(settings):
     import uuid
 
     settings.RATELIMIT_NAMESPACE = f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def _private_spool(settings, tmp_path_factory):
+    # Each test gets its own spool directory: nothing spooled by one test drains into another.
+    settings.SPOOL_DIR = tmp_path_factory.mktemp("spool")

@@ -7,17 +7,33 @@ replaced: the older row is deleted in the same transaction as the new one is wri
 """
 
 import io
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    connection,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 
-from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
+from events import spool
+from events.identities import user_id_hmac
+from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, PurgeAudit, SpooledBatch, Suppression
 from events.parsing import EventRow
+from eventsite.lib.dberrors import database_unavailable
 from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+# Ordering of purge_user against the drain of spooled batches of the same datasource (see
+# events_purge_user): pg_advisory_xact_lock(SPOOL_PURGE_LOCK, datasource id).
+SPOOL_PURGE_LOCK = 0x45565350
 
 _COPY_COLUMNS = (
     "datasource_id",
@@ -51,6 +67,7 @@ class IngestResult:
     received_at: datetime
     stored: int
     dropped: int = 0
+    spooled: bool = False  # in the local spool, written to the database later by the drain
 
 
 def datasource_get_or_create(*, slug: str, name: str = "") -> tuple[DataSource, bool]:
@@ -58,16 +75,45 @@ def datasource_get_or_create(*, slug: str, name: str = "") -> tuple[DataSource, 
 
 
 def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: datetime | None = None) -> IngestResult:
-    """Store a parsed batch atomically; raise ServiceUnavailable if the database is down."""
+    """Store a parsed batch atomically. If the database cannot be reached, the batch goes to the
+    durable local spool instead (events.spool, fsynced before this returns) and is written later by
+    events_spool_drain with the same batch id; ServiceUnavailable only if that is impossible too."""
     received_at = received_at or timezone.now()
     batch = uuid.uuid4()
     rows = _last_of_each_event_id(rows)
+    try:
+        result = _ingest(datasource, batch, received_at, rows)
+    except DatabaseError as exc:
+        if not database_unavailable(exc):
+            raise
+        return _spool(datasource, batch, received_at, rows, exc)
+    spool.spool_seal()
+    return result
+
+
+def _spool(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow], exc) -> IngestResult:
+    # The failed connection is dropped now so the next request reconnects (the database may be
+    # back), rather than finding the dead socket first.
+    if not connection.in_atomic_block:
+        connection.close()
+    if not settings.SPOOL_ENABLED:
+        raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
+    try:
+        spool.spool_append(batch=batch, datasource_id=datasource.pk, received_at=received_at, rows=rows)
+    except spool.SpoolFull as full:
+        raise ServiceUnavailable("The event store is unavailable and the spool is full; retry shortly") from full
+    except OSError as error:
+        logger.error("cannot write the spool: %s", error)
+        raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from error
+    logger.warning("database unavailable (%s): batch %s spooled", type(exc).__name__, batch)
+    return IngestResult(batch=batch, received_at=received_at, stored=len(rows), spooled=True)
+
+
+def _ingest(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> IngestResult:
+    """The database write of events_ingest; database errors propagate (events_ingest maps them)."""
     dropped = 0
     if datasource.has_suppressions:
-        try:
-            rows, dropped = _drop_suppressed(datasource, rows)
-        except (OperationalError, InterfaceError) as exc:
-            raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
+        rows, dropped = _drop_suppressed(datasource, rows)
         if not rows:
             return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
     one_statement = (
@@ -85,21 +131,23 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
                 client_ids = [row.event_id for row in rows if row.event_id is not None]
                 if client_ids:
                     Event.objects.filter(datasource=datasource, epoch=epoch, event_id__in=client_ids).delete()
-                if connection.vendor == "postgresql":
-                    _copy_rows(datasource.pk, epoch, batch, received_at, rows)
-                else:
-                    _bulk_create_rows(datasource.pk, epoch, batch, received_at, rows)
+                _write_rows(datasource.pk, epoch, batch, received_at, rows)
             return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
         except IntegrityError:
             # Two requests raced to replace the same event_id; the loser retries and now
             # sees the winner's committed row, which it replaces.
             if attempt == _REPLACE_ATTEMPTS - 1:
                 raise Conflict("The same event_id is being written concurrently; retry the request") from None
-        except (OperationalError, InterfaceError) as exc:
-            raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
         except DataError as exc:
             raise InvalidInput(f"An event holds a value the database cannot store: {exc}".strip()) from exc
     raise AssertionError("unreachable")
+
+
+def _write_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]):
+    if connection.vendor == "postgresql":
+        _copy_rows(datasource_id, epoch, batch, received_at, rows)
+    else:
+        _bulk_create_rows(datasource_id, epoch, batch, received_at, rows)
 
 
 def _current_epoch(datasource: DataSource) -> int:
@@ -207,6 +255,163 @@ def _bulk_create_rows(
     )
 
 
+# --- The spool's drain ----------------------------------------------------------------------
+
+
+@dataclass
+class DrainResult:
+    batches: int = 0  # spooled batches handled (written, or dropped whole by a purge)
+    events_stored: int = 0
+    events_dropped: int = 0  # purged after receipt, suppressed, superseded or refused by the database
+    already_drained: int = 0  # found in SpooledBatch (a previous drain was killed before its offset)
+    torn: int = 0  # torn records skipped
+    busy: bool = False  # another drainer holds the spool
+    error: str = ""  # why the drain stopped early (the database went away again)
+
+
+def events_spool_drain(*, max_batches: int | None = None) -> DrainResult:
+    """Write the spooled batches to the database in received order, each exactly once, with the
+    rules of a live ingest. The one drain service: the web processes' drain thread, `manage.py
+    drain_spool` and the Celery beat task all call it; concurrent calls take turns (flock).
+
+    Exactly once: each batch's SpooledBatch row commits with its events, and a batch found there
+    (or already in the events table: an ingest whose commit succeeded but whose answer failed)
+    is skipped. Purges win: a purge_dataset of the datasource after the batch was received drops
+    it; a purge_user drops that user's events; suppressions apply as at ingest. An event_id
+    replaces a stored one only if that one was received earlier (a newer live post wins).
+    """
+    result = DrainResult()
+    if spool.spool_is_empty():
+        return result
+    started = timezone.now()
+    try:
+        connection.ensure_connection()
+    except DatabaseError as exc:
+        if not database_unavailable(exc):
+            raise
+        result.error = f"database unavailable: {exc}".strip()[:300]
+        return result
+    spool.spool_seal()  # the database answers: this process's own segment can be finished and deleted
+    with spool.drain_session() as session:
+        if session is None:
+            result.busy = True
+            return result
+        views, records = session
+        try:
+            for item in records:
+                if isinstance(item, spool.TornRecord):
+                    logger.error("spool: torn record skipped in %s at byte %s", item.segment.name, item.offset)
+                    result.torn += 1
+                    spool.save_drained_offset(item.segment, item.end)
+                    continue
+                if max_batches is not None and result.batches + result.already_drained >= max_batches:
+                    break
+                _drain_record(item, result)
+                spool.save_drained_offset(item.segment, item.end)
+        except DatabaseError as exc:
+            if not database_unavailable(exc):
+                raise
+            result.error = f"database unavailable: {exc}".strip()[:300]
+            if not connection.in_atomic_block:
+                connection.close()
+        for view in views:
+            spool.remove_if_drained(view)
+        spool.save_drain_status({
+            "started_at": started.isoformat(), "finished_at": timezone.now().isoformat(),
+            "batches": result.batches, "events_stored": result.events_stored,
+            "events_dropped": result.events_dropped, "already_drained": result.already_drained,
+            "torn": result.torn, "error": result.error,
+        })
+    if result.batches or result.torn:
+        logger.warning("spool drained: %s", result)
+    return result
+
+
+def _drain_record(record: "spool.SpooledRecord", result: DrainResult) -> None:
+    datasource_id, received_at, rows = record.decode()
+    for attempt in range(_REPLACE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                outcome = _drain_batch(record.batch, datasource_id, received_at, rows)
+            break
+        except IntegrityError:
+            # A live post of the same event_id raced this batch: retry against its committed row.
+            if attempt == _REPLACE_ATTEMPTS - 1:
+                raise
+        except DataError as exc:
+            # A value the database refuses (it would have been a 400 at ingest, but the answer was
+            # given): the batch is recorded as dropped so it cannot block the spool.
+            logger.error("spool: batch %s refused by the database: %s", record.batch, exc)
+            with transaction.atomic():
+                SpooledBatch.objects.get_or_create(batch=record.batch, defaults={
+                    "received_at": received_at, "drained_at": timezone.now(), "dropped": len(rows),
+                    "note": f"refused by the database: {exc}"[:300],
+                })
+            outcome = (0, len(rows), False)
+            break
+    stored, dropped, already = outcome
+    if already:
+        result.already_drained += 1
+    else:
+        result.batches += 1
+        result.events_stored += stored
+        result.events_dropped += dropped
+
+
+def _drain_batch(batch: uuid.UUID, datasource_id: int, received_at: datetime, rows: list[EventRow]):
+    """One spooled batch, inside its transaction: (stored, dropped, already drained)."""
+    if SpooledBatch.objects.filter(batch=batch).exists():
+        return 0, 0, True
+    received = len(rows)
+
+    def done(note: str = "") -> tuple[int, int, bool]:
+        SpooledBatch.objects.create(
+            batch=batch, received_at=received_at, drained_at=timezone.now(), stored=len(rows),
+            dropped=received - len(rows), note=note,
+        )
+        return len(rows), received - len(rows), False
+
+    datasource = DataSource.objects.filter(pk=datasource_id).first()
+    if datasource is None:
+        rows = []
+        return done("datasource deleted")
+    epoch = _current_epoch(datasource)  # share-locks the row: ordered against purge_dataset
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [SPOOL_PURGE_LOCK, datasource.pk])
+    timestamps = {row.timestamp for row in rows}
+    if Event.objects.filter(datasource=datasource, epoch=epoch, batch=batch, timestamp__in=timestamps).exists():
+        rows = []  # committed by the ingest itself, whose answer then failed: nothing to add
+        return done("stored at ingest")
+    purges = PurgeAudit.objects.filter(datasource=datasource, created_at__gt=received_at)
+    purged_users = set()
+    for kind, user_hmac in purges.values_list("kind", "user_id_hmac"):
+        if kind == PurgeAudit.Kind.DATASET:
+            rows = []
+            return done("purge_dataset after receipt")
+        purged_users.add(user_hmac)
+    if purged_users:
+        rows = [
+            row for row in rows
+            if not any(
+                user_id_hmac(datasource=datasource, kind=kind, digest=digest) in purged_users
+                for kind, digest in row.identities.items()
+            )
+        ]
+    if rows and datasource.has_suppressions:
+        rows, _ = _drop_suppressed(datasource, rows)
+    client_ids = [row.event_id for row in rows if row.event_id is not None]
+    if client_ids:
+        stored = Event.objects.filter(datasource=datasource, epoch=epoch, event_id__in=client_ids)
+        newer = set(stored.filter(received_at__gt=received_at).values_list("event_id", flat=True))
+        if newer:
+            rows = [row for row in rows if row.event_id not in newer]
+        stored.filter(received_at__lte=received_at).delete()
+    if rows:
+        _write_rows(datasource.pk, epoch, batch, received_at, rows)
+    return done()
+
+
 # --- Purges (orchestrated by reports.purges, which also records the audit) -----------------
 
 RECLAIM_CHUNK = 10_000
@@ -227,6 +432,10 @@ def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tupl
     """
     column = _identity_column(kind)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            # Waits for a drain writing spooled events of this datasource, and makes the drain wait
+            # for this purge's commit: either way the drain sees the audit, so the purge wins.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SPOOL_PURGE_LOCK, datasource.pk])
         cursor.execute(
             f"DELETE FROM {Event._meta.db_table} WHERE datasource_id = %s AND {column} = %s "
             f"RETURNING customer, product",
