@@ -1,5 +1,6 @@
-"""A real PostgreSQL outage: the ingest endpoint answers 503 JSON with Retry-After, stores
-nothing, and heals by itself when the database is back. No part of our code is mocked: the
+"""A real PostgreSQL outage: without the spool (SPOOL_ENABLED=false; with it, see test_spool_drain)
+the ingest endpoint answers 503 JSON with Retry-After, stores nothing, and heals by itself when the
+database is back. No part of our code is mocked: the
 connection really fails."""
 
 import socket
@@ -25,7 +26,10 @@ def post(client, token):
     return client.post(URL, [{"type": "pv"}] * 3, content_type="application/json", headers={"X-KSense-Tok": token})
 
 
-def test_it_answers_503_with_retry_after_when_the_database_is_unreachable(client, ingest_token):
+def test_without_the_spool_it_answers_503_with_retry_after_when_the_database_is_unreachable(
+    client, ingest_token, settings
+):
+    settings.SPOOL_ENABLED = False
     assert post(client, ingest_token.raw).status_code == 200  # warms the token cache, too
     original_port = connection.settings_dict["PORT"]
     connection.close()

@@ -50,9 +50,7 @@ def append_in_a_child(spool_dir: Path, batches: int, events: int = 3) -> None:
 
 @pytest.fixture
 def spool_dir(settings):
-    spool._writer.seal()  # a segment left open by an earlier test belongs to another directory
-    yield Path(settings.SPOOL_DIR)
-    spool._writer.seal()
+    return Path(settings.SPOOL_DIR)  # each test's own (conftest)
 
 
 def test_it_reads_back_exactly_what_was_appended(spool_dir):
