@@ -13,21 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import (
-    DatabaseError,
-    DataError,
-    IntegrityError,
-    connection,
-    transaction,
-)
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from events import spool
-from events.identities import user_id_hmac
+from events.identities import identity_type_check, user_id_hmac
 from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, PurgeAudit, SpooledBatch, Suppression
 from events.parsing import EventRow
-from eventsite.lib.dberrors import database_unavailable
+from eventsite.lib.dberrors import database_unavailable, domain_error_for
 from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -53,6 +47,7 @@ COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN
 # COPY's text format: backslash, tab, newline and carriage return must be escaped.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _REPLACE_ATTEMPTS = 3
+STORE_UNAVAILABLE = "The event store is unavailable; nothing was stored, retry shortly"
 # Small batches without client ids go in as one INSERT statement: one round trip that
 # commits by itself, where COPY needs BEGIN, a lock, COPY and COMMIT.
 ONE_STATEMENT_MAX_ROWS = 20
@@ -83,29 +78,30 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
     rows = _last_of_each_event_id(rows)
     try:
         result = _ingest(datasource, batch, received_at, rows)
-    except DatabaseError as exc:
-        if not database_unavailable(exc):
-            raise
-        return _spool(datasource, batch, received_at, rows, exc)
+    except DatabaseError as error:
+        if database_unavailable(error):
+            return _spool(datasource, batch, received_at, rows, error)
+        raise domain_error_for(error, unavailable=STORE_UNAVAILABLE) from error
     spool.spool_seal()
     return result
 
 
-def _spool(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow], exc) -> IngestResult:
+def _spool(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow],
+           error: DatabaseError) -> IngestResult:
     # The failed connection is dropped now so the next request reconnects (the database may be
     # back), rather than finding the dead socket first.
     if not connection.in_atomic_block:
         connection.close()
     if not settings.SPOOL_ENABLED:
-        raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
+        raise ServiceUnavailable(STORE_UNAVAILABLE) from error
     try:
         spool.spool_append(batch=batch, datasource_id=datasource.pk, received_at=received_at, rows=rows)
     except spool.SpoolFull as full:
         raise ServiceUnavailable("The event store is unavailable and the spool is full; retry shortly") from full
-    except OSError as error:
-        logger.error("cannot write the spool: %s", error)
-        raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from error
-    logger.warning("database unavailable (%s): batch %s spooled", type(exc).__name__, batch)
+    except OSError as failure:
+        logger.error("cannot write the spool: %s", failure)
+        raise ServiceUnavailable(STORE_UNAVAILABLE) from failure
+    logger.warning("database unavailable (%s): batch %s spooled", type(error).__name__, batch)
     return IngestResult(batch=batch, received_at=received_at, stored=len(rows), spooled=True)
 
 
@@ -121,26 +117,30 @@ def _ingest(datasource: DataSource, batch: uuid.UUID, received_at: datetime, row
         and len(rows) <= ONE_STATEMENT_MAX_ROWS
         and all(row.event_id is None for row in rows)
     )
+    if one_statement:
+        _insert_in_one_statement(datasource, batch, received_at, rows)
+    else:
+        _write_replacing_event_ids(datasource, batch, received_at, rows)
+    return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
+
+
+def _write_replacing_event_ids(datasource: DataSource, batch: uuid.UUID, received_at: datetime,
+                               rows: list[EventRow]) -> None:
+    """One transaction: delete the stored events whose client event_id the batch repeats, then write."""
     for attempt in range(_REPLACE_ATTEMPTS):
         try:
-            if one_statement:
-                _insert_in_one_statement(datasource, batch, received_at, rows)
-                return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
             with transaction.atomic():
                 epoch = _current_epoch(datasource)
                 client_ids = [row.event_id for row in rows if row.event_id is not None]
                 if client_ids:
                     Event.objects.filter(datasource=datasource, epoch=epoch, event_id__in=client_ids).delete()
                 _write_rows(datasource.pk, epoch, batch, received_at, rows)
-            return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
+            return
         except IntegrityError:
             # Two requests raced to replace the same event_id; the loser retries and now
             # sees the winner's committed row, which it replaces.
             if attempt == _REPLACE_ATTEMPTS - 1:
                 raise Conflict("The same event_id is being written concurrently; retry the request") from None
-        except DataError as exc:
-            raise InvalidInput(f"An event holds a value the database cannot store: {exc}".strip()) from exc
-    raise AssertionError("unreachable")
 
 
 def _write_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]):
@@ -418,9 +418,7 @@ RECLAIM_CHUNK = 10_000
 
 
 def _identity_column(kind: str) -> str:
-    if kind not in IDENTITY_TYPES:
-        raise InvalidInput(f"user_id_type must be one of {', '.join(IDENTITY_TYPES)}", field="user_id_type")
-    return f"user_{kind}"
+    return f"user_{identity_type_check(kind)}"
 
 
 def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tuple[int, set[tuple[str, str]]]:
