@@ -2,12 +2,10 @@
 the rules of a live ingest (event_id replacement, purges win, suppressions). Real databases: the
 outage is a connection to a port where nothing listens (PostgreSQL), nothing is mocked."""
 
-import contextlib
 import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from events import spool
@@ -26,27 +23,12 @@ from events.models import DataSource, Event, SpooledBatch
 from events.parsing import IngestLimits, ksense_rows
 from events.services import events_ingest, events_spool_drain
 from tests.live import live_database_url
+from tests.outage import database_unreachable
 from tests.services import requires_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 KSENSE = "/api/v2/events/post_event"
-
-
-@contextlib.contextmanager
-def database_unreachable():
-    """This process's connection points at a loopback port where nothing listens (refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    original = connection.settings_dict["PORT"]
-    connection.close()
-    connection.settings_dict["PORT"] = str(closed_port)
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict["PORT"] = original
 
 
 def ksense_post(client, token, events):
