@@ -297,17 +297,23 @@ def events_spool_drain(*, max_batches: int | None = None) -> DrainResult:
             result.busy = True
             return result
         views, records = session
+        group: list[spool.SpooledRecord] = []
         try:
             for item in records:
                 if isinstance(item, spool.TornRecord):
+                    _drain_group(group, result)
+                    group = []
                     logger.error("spool: torn record skipped in %s at byte %s", item.segment.name, item.offset)
                     result.torn += 1
                     spool.save_drained_offset(item.segment, item.end)
                     continue
-                if max_batches is not None and result.batches + result.already_drained >= max_batches:
+                if max_batches is not None and result.batches + result.already_drained + len(group) >= max_batches:
                     break
-                _drain_record(item, result)
-                spool.save_drained_offset(item.segment, item.end)
+                group.append(item)
+                if len(group) >= DRAIN_GROUP_BATCHES or sum(len(r.payload) for r in group) >= DRAIN_GROUP_BYTES:
+                    _drain_group(group, result)
+                    group = []
+            _drain_group(group, result)
         except DatabaseError as exc:
             if not database_unavailable(exc):
                 raise
@@ -327,89 +333,153 @@ def events_spool_drain(*, max_batches: int | None = None) -> DrainResult:
     return result
 
 
-def _drain_record(record: "spool.SpooledRecord", result: DrainResult) -> None:
-    datasource_id, received_at, rows = record.decode()
+# Spooled batches written per transaction: fewer commits make the drain keep up with live ingest.
+DRAIN_GROUP_BATCHES = 100
+DRAIN_GROUP_BYTES = 4 * 1024 * 1024
+_ALREADY = None  # outcome of a batch found in SpooledBatch
+
+
+@dataclass(slots=True)
+class _Spooled:
+    record: "spool.SpooledRecord"
+    datasource_id: int
+    received_at: datetime
+    rows: list[EventRow]
+
+
+def _drain_group(records: list["spool.SpooledRecord"], result: DrainResult) -> None:
+    """Write a group of spooled batches in one transaction; if one of them needs its own (an
+    event_id race with a live post, a value the database refuses), each goes alone."""
+    if not records:
+        return
+    group = [_Spooled(record, *record.decode()) for record in records]
+    try:
+        with transaction.atomic():
+            outcomes = _drain_in_transaction(group)
+    except (IntegrityError, DataError):
+        outcomes = [_drain_alone(item) for item in group]
+    for outcome in outcomes:
+        if outcome is _ALREADY:
+            result.already_drained += 1
+        else:
+            result.batches += 1
+            result.events_stored += outcome[0]
+            result.events_dropped += outcome[1]
+    ends: dict = {}
+    for record in records:  # a segment's records come in file order: its last one is its offset
+        ends[record.segment] = record.end
+    for segment, end in ends.items():
+        spool.save_drained_offset(segment, end)
+
+
+def _drain_alone(item: _Spooled):
     for attempt in range(_REPLACE_ATTEMPTS):
         try:
             with transaction.atomic():
-                outcome = _drain_batch(record.batch, datasource_id, received_at, rows)
-            break
+                return _drain_in_transaction([item])[0]
         except IntegrityError:
             # A live post of the same event_id raced this batch: retry against its committed row.
             if attempt == _REPLACE_ATTEMPTS - 1:
                 raise
         except DataError as exc:
-            # A value the database refuses (it would have been a 400 at ingest, but the answer was
-            # given): the batch is recorded as dropped so it cannot block the spool.
-            logger.error("spool: batch %s refused by the database: %s", record.batch, exc)
+            # A value the database refuses (a 400 at ingest, but the answer was given): the batch is
+            # recorded as dropped, so it cannot block the spool.
+            logger.error("spool: batch %s refused by the database: %s", item.record.batch, exc)
             with transaction.atomic():
-                SpooledBatch.objects.get_or_create(batch=record.batch, defaults={
-                    "received_at": received_at, "drained_at": timezone.now(), "dropped": len(rows),
+                SpooledBatch.objects.get_or_create(batch=item.record.batch, defaults={
+                    "received_at": item.received_at, "drained_at": timezone.now(), "dropped": len(item.rows),
                     "note": f"refused by the database: {exc}"[:300],
                 })
-            outcome = (0, len(rows), False)
-            break
-    stored, dropped, already = outcome
-    if already:
-        result.already_drained += 1
-    else:
-        result.batches += 1
-        result.events_stored += stored
-        result.events_dropped += dropped
+            return 0, len(item.rows)
+    raise AssertionError("unreachable")
 
 
-def _drain_batch(batch: uuid.UUID, datasource_id: int, received_at: datetime, rows: list[EventRow]):
-    """One spooled batch, inside its transaction: (stored, dropped, already drained)."""
-    if SpooledBatch.objects.filter(batch=batch).exists():
-        return 0, 0, True
-    received = len(rows)
+@dataclass(slots=True)
+class _DrainTarget:
+    """What the drain needs of one datasource, read once per transaction under its locks."""
 
-    def done(note: str = "") -> tuple[int, int, bool]:
-        SpooledBatch.objects.create(
-            batch=batch, received_at=received_at, drained_at=timezone.now(), stored=len(rows),
-            dropped=received - len(rows), note=note,
-        )
-        return len(rows), received - len(rows), False
+    datasource: DataSource
+    epoch: int
+    purges: list[tuple[datetime, str, str]]  # (created_at, kind, user_id_hmac), after the oldest batch
+    stored_at_ingest: set[uuid.UUID]
 
+
+def _drain_target(datasource_id: int, items: list[_Spooled]) -> _DrainTarget | None:
     datasource = DataSource.objects.filter(pk=datasource_id).first()
     if datasource is None:
-        rows = []
-        return done("datasource deleted")
+        return None
     epoch = _current_epoch(datasource)  # share-locks the row: ordered against purge_dataset
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor:  # ordered against purge_user (see events_purge_user)
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [SPOOL_PURGE_LOCK, datasource.pk])
-    timestamps = {row.timestamp for row in rows}
-    if Event.objects.filter(datasource=datasource, epoch=epoch, batch=batch, timestamp__in=timestamps).exists():
-        rows = []  # committed by the ingest itself, whose answer then failed: nothing to add
-        return done("stored at ingest")
-    purges = PurgeAudit.objects.filter(datasource=datasource, created_at__gt=received_at)
-    purged_users = set()
-    for kind, user_hmac in purges.values_list("kind", "user_id_hmac"):
-        if kind == PurgeAudit.Kind.DATASET:
-            rows = []
-            return done("purge_dataset after receipt")
-        purged_users.add(user_hmac)
+    purges = list(
+        PurgeAudit.objects.filter(datasource=datasource, created_at__gt=min(i.received_at for i in items))
+        .values_list("created_at", "kind", "user_id_hmac")
+    )
+    # A batch the ingest itself committed before its answer failed (then spooled it): found
+    # through the (datasource, epoch, timestamp) index.
+    stored_at_ingest = set(
+        Event.objects.filter(
+            datasource=datasource, epoch=epoch, batch__in=[i.record.batch for i in items],
+            timestamp__in={row.timestamp for i in items for row in i.rows},
+        ).values_list("batch", flat=True).distinct()
+    )
+    return _DrainTarget(datasource=datasource, epoch=epoch, purges=purges, stored_at_ingest=stored_at_ingest)
+
+
+def _drain_in_transaction(group: list[_Spooled]) -> list:
+    """Each batch's outcome: _ALREADY, or (stored, dropped). Runs inside the caller's transaction."""
+    already = set(SpooledBatch.objects.filter(batch__in=[i.record.batch for i in group])
+                  .values_list("batch", flat=True))
+    pending = [i for i in group if i.record.batch not in already]
+    targets = {
+        datasource_id: _drain_target(datasource_id, [i for i in pending if i.datasource_id == datasource_id])
+        for datasource_id in sorted({i.datasource_id for i in pending})  # one lock order: no deadlocks
+    }
+    outcomes, drained = [], []
+    for item in group:
+        if item.record.batch in already:
+            outcomes.append(_ALREADY)
+            continue
+        rows, note = _drain_rows(item, targets[item.datasource_id])
+        outcomes.append((len(rows), len(item.rows) - len(rows)))
+        drained.append(SpooledBatch(
+            batch=item.record.batch, received_at=item.received_at, drained_at=timezone.now(), stored=len(rows),
+            dropped=len(item.rows) - len(rows), note=note,
+        ))
+    SpooledBatch.objects.bulk_create(drained)
+    return outcomes
+
+
+def _drain_rows(item: _Spooled, target: _DrainTarget | None) -> tuple[list[EventRow], str]:
+    """Write one spooled batch by the rules of a live ingest; returns the rows written and a note."""
+    if target is None:
+        return [], "datasource deleted"
+    if item.record.batch in target.stored_at_ingest:
+        return [], "stored at ingest"
+    datasource, rows = target.datasource, item.rows
+    later = [(kind, user_hmac) for created_at, kind, user_hmac in target.purges if created_at > item.received_at]
+    if any(kind == PurgeAudit.Kind.DATASET for kind, _ in later):
+        return [], "purge_dataset after receipt"
+    purged_users = {user_hmac for kind, user_hmac in later if kind == PurgeAudit.Kind.USER}
     if purged_users:
         rows = [
             row for row in rows
-            if not any(
-                user_id_hmac(datasource=datasource, kind=kind, digest=digest) in purged_users
-                for kind, digest in row.identities.items()
-            )
+            if not any(user_id_hmac(datasource=datasource, kind=kind, digest=digest) in purged_users
+                       for kind, digest in row.identities.items())
         ]
     if rows and datasource.has_suppressions:
         rows, _ = _drop_suppressed(datasource, rows)
     client_ids = [row.event_id for row in rows if row.event_id is not None]
     if client_ids:
-        stored = Event.objects.filter(datasource=datasource, epoch=epoch, event_id__in=client_ids)
-        newer = set(stored.filter(received_at__gt=received_at).values_list("event_id", flat=True))
-        if newer:
+        stored = Event.objects.filter(datasource=datasource, epoch=target.epoch, event_id__in=client_ids)
+        newer = set(stored.filter(received_at__gt=item.received_at).values_list("event_id", flat=True))
+        if newer:  # a later post of the same event_id wins over this older, spooled one
             rows = [row for row in rows if row.event_id not in newer]
-        stored.filter(received_at__lte=received_at).delete()
+        stored.filter(received_at__lte=item.received_at).delete()
     if rows:
-        _write_rows(datasource.pk, epoch, batch, received_at, rows)
-    return done()
+        _write_rows(datasource.pk, target.epoch, item.record.batch, item.received_at, rows)
+    return rows, ""
 
 
 # --- Purges (orchestrated by reports.purges, which also records the audit) -----------------
