@@ -44,5 +44,6 @@ def _private_spool(settings, tmp_path_factory):
     # Each test gets its own spool directory: nothing spooled by one test drains into another.
     spool_seal()  # a segment this process left open belongs to the previous test's directory
     settings.SPOOL_DIR = tmp_path_factory.mktemp("spool")
+    settings.VERIFIED_DIR = tmp_path_factory.mktemp("verified")  # what "this host" verified: per test
     yield
     spool_seal()

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from events.models import CatalogCode, CatalogEventType, DataSource
+from eventsite.lib import verified
 from eventsite.lib.dberrors import database_unavailable
 from eventsite.lib.errors import InvalidInput
 
@@ -55,11 +56,18 @@ def catalog_for(*, datasource: DataSource) -> Catalog | None:
     try:
         catalog = _load(datasource)
     except DatabaseError as exc:
-        if database_unavailable(exc) and entry is not None and now - entry[2] <= settings.TOKEN_OUTAGE_TRUST_SECONDS:
-            return entry[1]
+        within = settings.TOKEN_OUTAGE_TRUST_SECONDS
+        if database_unavailable(exc):
+            if entry is not None and now - entry[2] <= within:
+                return entry[1]
+            # Another web process of this host may have read it (eventsite.lib.verified).
+            remembered = verified.recall("catalog", str(datasource.pk), within=within)
+            if remembered is not None:
+                return remembered[0]
         raise
     with _lock:
         _cache[datasource.pk] = (now + CACHE_SECONDS, catalog, now)
+    verified.remember("catalog", str(datasource.pk), (catalog,))  # (None,) too: "no catalog" is known
     return catalog
 
 

@@ -81,6 +81,8 @@ TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
 # During a database outage a token (or the open Barchart datasource) is accepted only if this
 # process verified it active within this many seconds (README: Reliability).
 TOKEN_OUTAGE_TRUST_SECONDS = env_int("TOKEN_OUTAGE_TRUST_SECONDS", 3600, minimum=0)
+# Where the web processes of one host share what they verified, for outages (eventsite/lib/verified.py).
+VERIFIED_DIR = Path(env_str("VERIFIED_DIR", str(VAR_DIR / "verified")))
 
 # The durable local spool behind ingest while the database is unreachable (events/spool.py).
 SPOOL_ENABLED = env_bool("SPOOL_ENABLED", True)

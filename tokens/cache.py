@@ -4,6 +4,8 @@ of when it last verified each token in the database, for database outages (see v
 import threading
 import time
 
+from eventsite.lib import verified
+
 
 class _TokenCache:
     """Tokens by secret hash for a few seconds, per process: most ingest requests then need
@@ -31,25 +33,30 @@ class _TokenCache:
             self._entries[digest] = (time.monotonic() + ttl, token)
 
     def note_verified(self, digest: str, token) -> None:
-        """The token was just read from the database (whatever its state)."""
+        """The token was just read from the database (whatever its state). Other web processes of
+        the host learn it too, at most once a minute per token (a file write)."""
         with self._lock:
             if len(self._verified) >= self.MAX_ENTRIES:
                 self._verified.clear()
+            previous = self._verified.get(digest)
             self._verified[digest] = (time.monotonic(), token)
+        if previous is None or time.monotonic() - previous[0] > 60 or previous[1].revoked_at != token.revoked_at:
+            verified.remember("token", digest, token)
 
     def verified(self, digest: str, within: float):
-        """The token as this process last read it from the database, if that was at most `within`
+        """The token as this host last read it from the database, if that was at most `within`
         seconds ago; used only while the database is unreachable. The caller still checks
         revocation, expiry and scope on it, so a token seen revoked stays refused."""
         entry = self._verified.get(digest)
-        if entry is None or time.monotonic() - entry[0] > within:
-            return None
-        return entry[1]
+        if entry is not None and time.monotonic() - entry[0] <= within:
+            return entry[1]
+        return verified.recall("token", digest, within=within)
 
     def evict(self, digest: str) -> None:
         with self._lock:
             self._entries.pop(digest, None)
             self._verified.pop(digest, None)
+        verified.forget("token", digest)
 
     def clear(self) -> None:
         with self._lock:

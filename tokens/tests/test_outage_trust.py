@@ -98,3 +98,24 @@ def test_another_token_of_the_same_datasource_is_not_trusted_by_association(clie
     assert post(client, ingest_token.raw).status_code == 200
     with database_unreachable():
         assert post(client, other.raw).status_code == 503
+
+
+def test_a_token_verified_by_another_web_process_of_the_host_is_accepted(client, ingest_token, settings):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.live import live_database_url
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_URL": live_database_url(), "VERIFIED_DIR": str(settings.VERIFIED_DIR),
+           "EVENTSITE_TESTING": "1", "PYTHONPATH": str(root)}
+    code = ("from tokens.authentication import token_authenticate; "
+            f"token_authenticate(raw={ingest_token.raw!r}, scope='ingest')")
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=root, env=env, check=True, timeout=120)
+    with database_unreachable():  # this process never saw the token; its sibling did
+        response = post(client, ingest_token.raw, "during")
+    assert response.status_code == 200
+    events_spool_drain()
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["during"]
