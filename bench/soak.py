@@ -4,6 +4,10 @@ stored must be exactly the events acknowledged (2xx), with no duplicates and no 
 
     make soak                                   # 120 s, 8 producers, on a scratch database
     .venv/bin/python -m bench.soak --seconds 600 --producers 16 [--restart-postgres-at 60]
+    .venv/bin/python -m bench.soak --stop-postgres-for 20   # PostgreSQL stopped, the spool takes over
+
+With --stop-postgres-for the producers never retry (Barchart's client, beacons): every request
+must be answered 2xx and the events stored must equal the acknowledged ones (issue 13).
 
 The driver (`soak`) is also what tests/test_soak.py and tests/test_faults.py run for ~30 s.
 A producer whose request fails (503, connection error) retries the same body after a short
@@ -466,7 +470,14 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=8)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/eventsite_soak")
     parser.add_argument("--restart-postgres-at", type=float, default=None, help="seconds into the run (root only)")
+    parser.add_argument(
+        "--stop-postgres-for", type=float, default=None, metavar="SECONDS",
+        help="stop the PostgreSQL cluster behind --database-url for SECONDS, 10 s into the run, with "
+             "non-retrying producers through every family (root only; never on a shared cluster)",
+    )
     args = parser.parse_args()
+    if args.stop_postgres_for is not None:
+        raise SystemExit(main_outage(args))
 
     import tempfile
 
@@ -500,6 +511,43 @@ def main() -> None:
         ok = ok and stored == acc.acknowledged and not acc.statuses.get(503) and not acc.connection_errors
     print("  result:", "OK" if ok else "MISMATCH")
     raise SystemExit(0 if ok else 1)
+
+
+def main_outage(args) -> int:
+    """--stop-postgres-for: acknowledged must equal stored, every request 2xx, nothing lost."""
+    import tempfile
+
+    import psycopg2
+
+    from bench.common import manage, recreate_database
+
+    recreate_database(args.database_url)
+    manage(args.database_url, "create_datasource", "soak")
+    token = manage(args.database_url, "issue_token", "soak", "--scope", "ingest").split()[-1]
+    with psycopg2.connect(args.database_url) as db, db.cursor() as cursor:
+        # The Barchart producers post without credentials, as the real client does.
+        cursor.execute("UPDATE events_datasource SET accepts_unauthenticated_events = true WHERE slug = 'soak' "
+                       "RETURNING id")
+        datasource_id = cursor.fetchone()[0]
+    per_family = max(1, args.producers // len(FAMILIES))
+    stop_at = 10.0
+    seconds = max(args.seconds, stop_at + args.stop_postgres_for + 10)
+    with tempfile.TemporaryDirectory() as tmp, live_gunicorn(database_url=args.database_url, log_dir=Path(tmp)) as (
+        port, _process,
+    ):
+        acc, figures = outage_soak(port=port, token=token, database_url=args.database_url,
+                                   datasource_id=datasource_id, seconds=seconds, stop_for=args.stop_postgres_for,
+                                   stop_at=stop_at, producers_per_family=per_family)
+        errors = [line for line in Path(tmp, "error.log").read_text().splitlines()
+                  if " ERROR " in line and "Service Unavailable" not in line or "Traceback" in line or "Error:" in line]
+    stored = stored_markers(args.database_url, datasource_id)
+    print_figures(f"soak: {seconds:.0f} s, PostgreSQL stopped {args.stop_postgres_for:.0f} s from {stop_at:.0f} s, "
+                  f"{per_family * len(FAMILIES)} non-retrying producers (kSense, Barchart, Jitsu x2)", figures)
+    ok = len(stored) == len(set(stored)) and set(stored) == acc.acknowledged and acc.non_2xx == 0
+    print("  result:", "OK (acknowledged == stored, every request 2xx)" if ok else "MISMATCH")
+    for line in errors[:40]:  # what the server logged as errors (no 500 is expected)
+        print("  server:", line[:300])
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def remember(kind: str, key: str, value) -> None:
     path = _path(kind, key)
     with contextlib.suppress(OSError, pickle.PicklingError):
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        # One temporary file per thread: two threads writing the same key must not share one.
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             pickle.dump((time.time(), value), handle)
@@ -40,7 +42,7 @@ def recall(kind: str, key: str, *, within: float):
     try:
         with open(_path(kind, key), "rb") as handle:
             verified_at, value = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+    except Exception:  # noqa: BLE001 - an unreadable entry is only a missing one: no trust, never a 500
         return None
     return value if 0 <= time.time() - verified_at <= within else None
 
