@@ -152,23 +152,20 @@ def _producer(port: int, token: str, index: int, stop: threading.Event, acc: Acc
         connection.close()
 
 
-def restart_postgres(acc: Accounting) -> None:
-    """Restart the machine's PostgreSQL cluster (root only); marks the fault window."""
-    version = subprocess.run(["ls", "/etc/postgresql"], capture_output=True, text=True, check=True).stdout.split()[0]
+def restart_postgres(acc: Accounting, database_url: str) -> None:
+    """Restart the PostgreSQL cluster behind database_url (root only); marks the fault window."""
+    cluster = postgres_cluster(database_url)
     acc.fault_started_at = time.time()
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True, capture_output=True, timeout=60,
-    )
-    for _ in range(100):
-        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False).returncode == 0:
-            break
+    subprocess.run(cluster["restart"], check=True, capture_output=True, timeout=60)
+    while not _pg_ready(database_url):
         time.sleep(0.1)
     acc.fault_ended_at = time.time()
 
 
-def soak(*, port: int, token: str, seconds: float, producers: int = 8, fault_at: float | None = None) -> Accounting:
-    """Run producers for `seconds`; with fault_at, restart PostgreSQL that many seconds in."""
+def soak(*, port: int, token: str, seconds: float, producers: int = 8, fault_at: float | None = None,
+         database_url: str = "") -> Accounting:
+    """Run producers for `seconds`; with fault_at, restart the PostgreSQL cluster behind database_url
+    that many seconds in."""
     acc = Accounting()
     stop = threading.Event()
     run = uuid.uuid4().hex[:8]
@@ -181,7 +178,7 @@ def soak(*, port: int, token: str, seconds: float, producers: int = 8, fault_at:
     started = time.time()
     if fault_at is not None:
         time.sleep(fault_at)
-        restart_postgres(acc)
+        restart_postgres(acc, database_url)
     time.sleep(max(0.0, seconds - (time.time() - started)))
     stop.set()
     for thread in threads:
@@ -296,7 +293,8 @@ def postgres_cluster(database_url: str) -> dict:
         version, name, _port, _status, _owner, directory, *_ = line.split()
         if directory.rstrip("/") == data_directory.rstrip("/"):
             ctl = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name]
-            return {"stop": [*ctl, "stop", "-m", "fast"], "start": [*ctl, "start"], "url": database_url}
+            return {"stop": [*ctl, "stop", "-m", "fast"], "start": [*ctl, "start"], "restart": [*ctl, "restart"],
+                    "url": database_url}
     opts = _postmaster_opts(data_directory)
     pg_ctl = str(Path(opts[0]).parent / "pg_ctl")
     options = " ".join(shlex.quote(arg) for arg in opts[1:] if arg not in ("-D", data_directory))
@@ -305,6 +303,7 @@ def postgres_cluster(database_url: str) -> dict:
     return {
         "stop": [*as_owner, pg_ctl, "-D", data_directory, "-m", "fast", "-w", "stop"],
         "start": [*as_owner, pg_ctl, "-D", data_directory, "-o", options, "-l", str(log), "-w", "start"],
+        "restart": [*as_owner, pg_ctl, "-D", data_directory, "-m", "fast", "-l", str(log), "-w", "restart"],
         "url": database_url,
     }
 
@@ -493,7 +492,7 @@ def main() -> None:
         _process,
     ):
         acc = soak(port=port, token=token, seconds=args.seconds, producers=args.producers,
-                   fault_at=args.restart_postgres_at)
+                   fault_at=args.restart_postgres_at, database_url=args.database_url)
     with psycopg2.connect(args.database_url) as db, db.cursor() as cursor:
         cursor.execute("SELECT event_id FROM events_event")
         stored_ids = [row[0] for row in cursor.fetchall()]
