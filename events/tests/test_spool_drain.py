@@ -234,3 +234,18 @@ def test_a_drain_killed_midway_neither_loses_nor_doubles_a_batch(ingest_token):
     assert Event.objects.count() == 5 * batches
     assert len(set(Event.objects.values_list("batch", "sequence"))) == 5 * batches
     assert spool.segments() == []
+
+
+@requires_postgres
+def test_a_read_only_database_after_a_failover_spools_too(client, ingest_token):
+    from django.db import connection
+
+    assert ksense_post(client, ingest_token.raw, [{"event_id": "warm", "type": "pv"}]).status_code == 200
+    with connection.cursor() as cursor:  # this session now behaves like a standby: every write refused (25006)
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    response = ksense_post(client, ingest_token.raw, [{"event_id": "ro", "type": "pv"}])
+    assert response.status_code == 200
+    assert spool.spool_status()["records"] == 1
+    connection.close()  # a fresh, writable session (ingest closed it already)
+    assert events_spool_drain().events_stored == 1
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["ro", "warm"]
