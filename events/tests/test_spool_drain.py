@@ -208,6 +208,10 @@ def test_drain_spool_command_drains_and_reports(ingest_token):
     assert "Drained 1 batches: 2 events stored" in err.getvalue()
     assert out.getvalue().startswith("spool: 0 batches")
     assert Event.objects.count() == 2
+    status = spool.spool_status()  # what the health panel and the metrics read
+    assert (status["records"], status["bytes"], status["oldest_record_age_seconds"]) == (0, 0, None)
+    assert status["last_drain"]["batches"] == 1 and status["last_drain"]["events_stored"] == 2
+    assert status["last_drain_at"] is not None and status["warning"] is False
 
 
 @requires_postgres
