@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import Error as DatabaseFailure
+from django.db import transaction
 
 from events.models import CatalogCode, CatalogEventType, DataSource
 from eventsite.lib import verified
@@ -55,7 +56,7 @@ def catalog_for(*, datasource: DataSource) -> Catalog | None:
         return entry[1]
     try:
         catalog = _load(datasource)
-    except DatabaseError as exc:
+    except DatabaseFailure as exc:
         within = settings.TOKEN_OUTAGE_TRUST_SECONDS
         if database_unavailable(exc):
             if entry is not None and now - entry[2] <= within:

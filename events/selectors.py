@@ -4,7 +4,7 @@ import time
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import Error as DatabaseFailure
 from django.db.models import F, QuerySet
 
 from events.models import DataSource, Event
@@ -55,7 +55,7 @@ def datasource_accepting_unauthenticated() -> DataSource | None:
     global _open_datasource
     try:
         datasource = DataSource.objects.filter(accepts_unauthenticated_events=True).first()
-    except DatabaseError as exc:
+    except DatabaseFailure as exc:
         within = settings.TOKEN_OUTAGE_TRUST_SECONDS
         known = _open_datasource
         if database_unavailable(exc):

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db import Error as DatabaseFailure
 from django.db.models import F
 from django.utils import timezone
 
@@ -84,7 +85,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
     rows = _last_of_each_event_id(rows)
     try:
         result = _ingest(datasource, batch, received_at, rows)
-    except DatabaseError as error:
+    except DatabaseFailure as error:
         if database_unavailable(error):
             return _spool(datasource, batch, received_at, rows, error)
         raise domain_error_for(error, unavailable=STORE_UNAVAILABLE) from error
@@ -93,7 +94,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
 
 
 def _spool(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow],
-           error: DatabaseError) -> IngestResult:
+           error: DatabaseFailure) -> IngestResult:
     # The failed connection is dropped now so the next request reconnects (the database may be
     # back), rather than finding the dead socket first.
     if not connection.in_atomic_block:
@@ -284,7 +285,7 @@ def events_spool_drain(*, max_batches: int | None = None) -> DrainResult:
     started = timezone.now()
     try:
         connection.ensure_connection()
-    except DatabaseError as exc:
+    except DatabaseFailure as exc:
         if not database_unavailable(exc):
             raise
         result.error = f"database unavailable: {exc}".strip()[:300]
@@ -312,7 +313,7 @@ def events_spool_drain(*, max_batches: int | None = None) -> DrainResult:
                     _drain_group(group, result)
                     group = []
             _drain_group(group, result)
-        except DatabaseError as exc:
+        except DatabaseFailure as exc:
             if not database_unavailable(exc):
                 raise
             result.error = f"database unavailable: {exc}".strip()[:300]

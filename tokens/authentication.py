@@ -8,7 +8,7 @@ import hmac
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import Error as DatabaseFailure
 from django.utils import timezone
 
 from eventsite.lib.dberrors import database_errors, database_unavailable
@@ -29,7 +29,7 @@ def _load_token(digest: str) -> Token | None:
         return token
     try:
         token = Token.objects.select_related("datasource").filter(secret_hash=digest).first()
-    except DatabaseError as error:
+    except DatabaseFailure as error:
         # The database is away (ingest spools meanwhile): a token this process read within
         # TOKEN_OUTAGE_TRUST_SECONDS stands in, and is still checked for revocation, expiry and
         # scope below. Any other token gets the database error (503), never a 200.
@@ -68,7 +68,7 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
             token.last_used_at = now
             try:
                 Token.objects.filter(pk=token.pk).update(last_used_at=now)
-            except DatabaseError as error:
+            except DatabaseFailure as error:
                 if not database_unavailable(error):  # bookkeeping only: an outage must not refuse the request
                     raise
     return token

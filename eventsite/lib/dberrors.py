@@ -25,7 +25,7 @@ def database_unavailable(error: BaseException) -> bool:
     """Whether the database cannot take this now (an outage), as opposed to a problem with the
     request: connection refused or lost, connect or statement timeout, a server shutting down
     or starting up, read-only after a failover. Ingest spools on these (events.spool)."""
-    if not isinstance(error, DatabaseError):
+    if not isinstance(error, (DatabaseError, InterfaceError)):  # InterfaceError is no DatabaseError (PEP 249)
         return False
     if isinstance(error, InterfaceError):
         return True
@@ -53,5 +53,5 @@ def database_errors(*, unavailable: str = UNAVAILABLE) -> Iterator[None]:
     """Turn database errors raised inside the block into domain errors."""
     try:
         yield
-    except DatabaseError as error:
+    except (DatabaseError, InterfaceError) as error:  # InterfaceError ("connection already closed") is no DatabaseError
         raise domain_error_for(error, unavailable=unavailable) from error
