@@ -368,6 +368,12 @@ def outage_soak(*, port: int, token: str, database_url: str, datasource_id: int,
     cluster = postgres_cluster(database_url)
     for thread in threads:
         thread.start()
+    # Every family must have been served once before the outage: only what the server verified
+    # (tokens, the open Barchart datasource) is trusted while the database is away, and gunicorn's
+    # workers may still be loading the application when the port opens.
+    deadline = time.time() + 60
+    while time.time() < deadline and not all(acc.requests.get((family, 200)) for family in FAMILIES):
+        time.sleep(0.1)
     time.sleep(stop_at)
     stop_postgres_for(cluster, stop_for, acc, during=during)
     if after is not None:
