@@ -1,6 +1,7 @@
 """Writes of the reports layer."""
 
 import csv
+import json
 import logging
 import shutil
 import tempfile
@@ -250,7 +251,7 @@ def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path,
         writer = _csv_writer(body, job.delimiter, raw=job.raw_values)
         rows_of = _job_events(job).values_list("timestamp", "type", "payload__context", "datasource_id", "epoch")
         for timestamp, event_type, context, datasource_id, epoch in rows_of.iterator(chunk_size=5000):
-            values = [cell(str(value)) for value in context] if isinstance(context, list) else []
+            values = [cell(_json_text(value)) for value in context] if isinstance(context, list) else []
             width = max(width, len(values))
             event_ms = timestamp_ms(timestamp)
             writer.writerow([event_ms, cell(event_type), *values])
@@ -269,6 +270,16 @@ def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path,
         _csv_writer(final, job.delimiter).writerow(header)
         shutil.copyfileobj(body, final, length=1024 * 1024)
     return rows, final_path, _scope(epochs, first_ms, last_ms)
+
+
+def _json_text(value) -> str:
+    """A context value as PostgreSQL's ->> writes it (the COPY path): null empty, booleans and
+    nested values as JSON, strings and numbers as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, dict, list)):
+        return json.dumps(value)
+    return str(value)
 
 
 def _scope(epochs: dict[str, int], first_ms: int | None, last_ms: int | None) -> dict:
