@@ -333,6 +333,7 @@ def drain_session():
         except BlockingIOError:
             yield None
             return
+        _remove_abandoned_new_segments(directory)
         views = [SegmentView(path=path, lock_fd=_try_lock(path)) for path in segments(directory)]
         try:
             streams = [_scan(view.path, drained_offset(view.path), live=view.live) for view in views]
@@ -343,6 +344,21 @@ def drain_session():
                     os.close(view.lock_fd)
     finally:
         os.close(lock_fd)  # releases the drain lock
+
+
+def _remove_abandoned_new_segments(directory: Path) -> None:
+    """A process killed between creating a segment and naming it leaves an empty `.new` file: it
+    holds no record (nothing is appended before the rename). Removed once old and unlocked."""
+    for path in directory.glob("*.new"):
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - path.stat().st_mtime < 60:
+                continue
+            fd = _try_lock(path)
+            if fd is not None:
+                try:
+                    path.unlink()
+                finally:
+                    os.close(fd)
 
 
 def remove_if_drained(view: SegmentView) -> bool:

@@ -133,3 +133,12 @@ def test_it_reports_size_count_and_age(spool_dir):
     assert status["bytes"] == spool.spool_bytes() > 0
     assert status["oldest_record_age_seconds"] > 3600
     assert status["warning"] is True
+
+
+def test_it_removes_an_abandoned_unnamed_segment(spool_dir):
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    abandoned = spool_dir / "00000000000000000001-1.new"  # its process died before naming it
+    abandoned.write_bytes(b"")
+    os.utime(abandoned, (0, 0))
+    assert drain_stream() == []
+    assert not abandoned.exists()
