@@ -148,14 +148,19 @@ def _finish(job: ReportJob, status: str, reason: str = "", **fields) -> bool:
 def _job_events(job: ReportJob):
     """The events a job exports (visible ones only: a purged datasource's rows never leak),
     in file order. Both export paths read this one queryset."""
-    events = events_visible().filter(customer=job.customer, product=job.product)
+    return _job_filter(job, events_visible()).order_by("timestamp", "id")
+
+
+def _job_filter(job: ReportJob, events):
+    """events narrowed to what the job's filter selects (customer, product, types, period)."""
+    events = events.filter(customer=job.customer, product=job.product)
     if job.types is not None:
         events = events.filter(type__in=job.types)
     if job.start_ms is not None:
         events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
     if job.end_ms is not None:
         events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
-    return events.order_by("timestamp", "id")
+    return events
 
 
 class _Stop(Exception):
@@ -575,15 +580,7 @@ def report_files_purge_epoch(*, datasource_id: int, epoch: int, pairs: set[tuple
     complete file is deleted if its export read this datasource in this epoch.
     """
     def reads_epoch(job: ReportJob) -> bool:
-        events = Event.objects.filter(datasource_id=datasource_id, epoch=epoch, customer=job.customer,
-                                      product=job.product)
-        if job.types is not None:
-            events = events.filter(type__in=job.types)
-        if job.start_ms is not None:
-            events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
-        if job.end_ms is not None:
-            events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
-        return events.exists()
+        return _job_filter(job, Event.objects.filter(datasource_id=datasource_id, epoch=epoch)).exists()
 
     def holds_epoch(job: ReportJob) -> bool:
         if job.exported_datasources is None:  # exported before scopes were recorded
