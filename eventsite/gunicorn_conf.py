@@ -43,3 +43,11 @@ def on_starting(server):
 
 def child_exit(server, worker):
     multiproc.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Each web process drains the local spool (batches taken while the database was away) by
+    itself: a deployment needs no extra process for it. See events.services.events_spool_drain."""
+    from eventsite.spool_thread import start_drain_thread
+
+    start_drain_thread()

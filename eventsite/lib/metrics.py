@@ -29,6 +29,11 @@ EVENTS_SUPPRESSED = Counter(
     "ingest_events_suppressed", "Events dropped at ingest because their user is suppressed (purged).",
     ["family"], namespace=NAMESPACE,
 )
+EVENTS_SPOOLED = Counter(
+    "ingest_events_spooled",
+    "Events acknowledged into the local spool while the database was away (the drain stores them later).",
+    ["family"], namespace=NAMESPACE,
+)
 REQUESTS_REJECTED = Counter(
     "ingest_rejected_requests",
     "Ingest requests refused, by reason; a request is all-or-nothing, so all of its events were refused.",
@@ -95,6 +100,10 @@ def events_ingested(*, stored: int, suppressed: int) -> None:
     if suppressed:
         EVENTS_SUPPRESSED.labels(family).inc(suppressed)
     BATCH_SIZE.labels(family).observe(stored + suppressed)
+
+
+def events_spooled(*, count: int) -> None:
+    EVENTS_SPOOLED.labels(_family()).inc(count)
 
 
 def auth_failed(*, family: str) -> None:
