@@ -12,3 +12,4 @@ urlpatterns = [
 
 # API paths that match no route answer JSON in their family's format, not Django's HTML page.
 handler404 = "eventsite.http.handlers.not_found"
+handler400 = "eventsite.http.handlers.bad_request"
