@@ -52,16 +52,45 @@ def test_events_are_read_only_in_the_admin(admin_client, ingest_token):
 def test_issuing_a_token_in_the_admin_shows_it_once(admin_client, datasource):
     response = admin_client.post("/admin/tokens/token/add/", {"datasource": datasource.pk, "scope": "ingest",
                                                               "label": "site", "expires_at": ""})
-    assert response.status_code == 200
-    page = response.content.decode()
+    token = Token.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/admin/tokens/token/{token.pk}/issued/"
+    shown = admin_client.get(response["Location"])
+    page = shown.content.decode()
     raw = re.search(r'value="(evs_[^"]+)"', page).group(1)
     assert "Copy" in page and "shown only this once" in page
-    assert "no-store" in response["Cache-Control"]
-    token = Token.objects.get()
+    assert "no-store" in shown["Cache-Control"]
     assert token.hint == raw[:12]
+    again = admin_client.get(response["Location"])
+    assert again.status_code == 200 and raw not in again.content.decode()
+    assert "already shown" in again.content.decode()
+    assert Token.objects.count() == 1
     assert raw not in admin_client.get(f"/admin/tokens/token/{token.pk}/change/").content.decode()
     assert raw not in admin_client.get("/admin/tokens/token/").content.decode()
     assert_not_in_database([raw])
+
+
+def test_the_admin_history_names_an_issued_token_by_its_hint(admin_client, datasource):
+    from django.contrib.admin.models import LogEntry
+
+    admin_client.post("/admin/tokens/token/add/", {"datasource": datasource.pk, "scope": "ingest", "expires_at": ""})
+    token = Token.objects.get()
+    assert LogEntry.objects.get().object_repr == f"{token.hint}… (ingest, web)"
+
+
+def test_revoking_one_token_from_its_page_asks_first(admin_client, ingest_token, purge_token):
+    pk = ingest_token.token.pk
+    asked = admin_client.get(f"/admin/tokens/token/{pk}/revoke/")
+    assert asked.status_code == 200 and "Yes, revoke this token" in asked.content.decode()
+    assert Token.objects.get(pk=pk).revoked_at is None
+    response = admin_client.post(f"/admin/tokens/token/{pk}/revoke/", follow=True)
+    assert response.redirect_chain == [(f"/admin/tokens/token/{pk}/change/", 302)]
+    assert "Revoked token" in response.content.decode()
+    assert Token.objects.get(pk=pk).revoked_at is not None
+    assert Token.objects.get(pk=purge_token.token.pk).revoked_at is None
+    active = admin_client.get("/admin/tokens/token/?status=active").content.decode()
+    revoked = admin_client.get("/admin/tokens/token/?status=revoked").content.decode()
+    assert purge_token.token.hint in active and ingest_token.token.hint not in active
+    assert ingest_token.token.hint in revoked and purge_token.token.hint not in revoked
 
 
 def test_revoking_tokens_from_the_admin(admin_client, ingest_token, purge_token):
