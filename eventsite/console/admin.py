@@ -25,6 +25,11 @@ from events.selectors import events_count, events_of_datasource
 from eventsite.lib.errors import DomainError, InvalidInput
 from reports.purges import Actor, purge_dataset, purge_user, purge_user_preview
 
+# "View site" leads to the console's first page (there is no public site to view).
+admin.site.site_url = "/admin/"
+admin.site.site_header = "eventsite console"
+admin.site.site_title = "eventsite console"
+
 CONFIRM_SECONDS = 10 * 60
 USER_SALT = "console.purge-user"
 DATASET_SALT = "console.purge-dataset"
