@@ -1,9 +1,15 @@
 from datetime import UTC, datetime
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 
+from events.catalog import catalog_import_text
 from events.models import CatalogCode, CatalogEventType, DataSource, Event, PurgeAudit, Suppression
 from events.selectors import SEARCH_KINDS, events_count, events_search, events_visible
 from events.services import suppression_lift
@@ -27,12 +33,49 @@ class DataSourceAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj) and not Event.objects.filter(datasource=obj).exists()
 
 
+class CatalogUploadForm(forms.Form):
+    datasource = forms.ModelChoiceField(queryset=DataSource.objects.all())
+    file = forms.FileField(help_text="barchart-event-types.json format; replaces the datasource's catalog.")
+
+
 @admin.register(CatalogEventType)
 class CatalogEventTypeAdmin(admin.ModelAdmin):
     list_display = ["code", "datasource", "product", "context_keys"]
     list_filter = ["datasource", "product"]
     search_fields = ["code", "description"]
     list_select_related = ["datasource"]
+    change_list_template = "admin/events/catalogeventtype/change_list.html"
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="events_catalogeventtype_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request):
+        # The same import service as `manage.py import_event_types`: all or nothing, problems by line.
+        if not (self.has_add_permission(request) and self.has_delete_permission(request)):
+            raise PermissionDenied
+        form = CatalogUploadForm(request.POST or None, request.FILES or None)
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            datasource = form.cleaned_data["datasource"]
+            try:
+                text = form.cleaned_data["file"].read().decode("utf-8")
+                counts = catalog_import_text(datasource=datasource, text=text)
+            except UnicodeDecodeError:
+                problems = ["The file is not UTF-8 text."]
+            except DomainError as error:
+                problems = error.details or [error.message]
+            else:
+                self.message_user(request, f"Imported {counts['customers']} customers, {counts['products']} products "
+                                           f"and {counts['event_types']} event types into {datasource.slug}.",
+                                  messages.SUCCESS)
+                return redirect(f"{reverse('admin:events_catalogeventtype_changelist')}"
+                                f"?datasource__id__exact={datasource.pk}")
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "problems": problems, "title": "Upload an event-type catalog"}
+        return TemplateResponse(request, "admin/events/catalogeventtype/upload.html", context)
 
 
 @admin.register(CatalogCode)

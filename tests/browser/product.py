@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -130,8 +131,11 @@ def live_product(*, log_dir: Path, postgres_url: str | None):
     product = Product(url="", env=env, database_url=database_url, log_dir=log_dir,
                       sqlite_path=None if database_url else var_dir / "eventsite.sqlite3", staff_password=password)
     try:
-        product.manage("migrate", "--noinput", "--verbosity", "0")
-        product.manage("collectstatic", "--noinput", "--verbosity", "0")
+        with ThreadPoolExecutor(2) as pool:  # independent: run side by side
+            steps = [pool.submit(product.manage, *command) for command in (
+                ("migrate", "--noinput", "--verbosity", "0"), ("collectstatic", "--noinput", "--verbosity", "0"))]
+            for step in steps:
+                step.result()
         product.manage("createsuperuser", "--noinput", "--username", STAFF_USERNAME, "--email", "staff@example.com")
         server_env = {k: env[k] for k in ("SECRET_KEY", "EVENTSITE_VAR_DIR", "LOG_LEVEL")}
         with (
