@@ -19,9 +19,11 @@ from eventsite.lib.errors import DomainError, InvalidInput
 
 @admin.register(DataSource)
 class DataSourceAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "created_at", "accepts_unauthenticated_events", "epoch"]
+    list_display = ["slug", "name", "created_at", "accepts_unauthenticated_events"]
     search_fields = ["slug", "name"]
-    readonly_fields = ["created_at", "epoch"]
+    # The epoch is internal bookkeeping of purges: not shown as data.
+    fields = ["slug", "name", "accepts_unauthenticated_events", "allowed_origins", "created_at"]
+    readonly_fields = ["created_at"]
     actions = None
 
     def has_delete_permission(self, request, obj=None):

@@ -95,19 +95,41 @@ def test_purging_the_datasource_from_the_admin(staff, ingest_token, admin_user):
     assert '<span id="preview-count">0</span> event(s)' in staff.get(url).content.decode()
 
 
-def test_a_datasource_goes_only_without_events_and_live_tokens(staff, ingest_token):
-    from events.models import DataSource
+def test_a_datasource_goes_only_without_events_and_live_tokens_and_says_what_blocks_it(staff, ingest_token):
+    from events.models import DataSource, EpochReclaim
+    from reports.purges import Actor, purge_dataset, purge_dataset_reclaim
     from tokens.services import token_revoke
 
     seed(staff, ingest_token.raw)
-    datasource_id = ingest_token.token.datasource_id
-    delete_url = f"/admin/events/datasource/{datasource_id}/delete/"
-    assert staff.post(delete_url, {"post": "yes"}).status_code == 403
-    Event.objects.all().delete()
-    assert staff.post(delete_url, {"post": "yes"}).status_code == 403  # a live token
+    datasource = ingest_token.token.datasource
+    delete_url = f"/admin/events/datasource/{datasource.pk}/delete/"
+    blocked = staff.post(delete_url, {"post": "yes"}).content.decode()
+    assert "1 token(s) not revoked" in blocked and "It still has events" in blocked
+    assert f"?datasource__id__exact={datasource.pk}&amp;status=active" in blocked
+    assert "purge-dataset/" in blocked and "permission" not in blocked
+    audit = purge_dataset(datasource=datasource, actor=Actor(label="test"))
+    assert "being reclaimed in the background" in staff.get(delete_url).content.decode()
+    purge_dataset_reclaim(reclaim_id=EpochReclaim.objects.get(audit=audit).pk)
     token_revoke(token=ingest_token.token)
+    confirm = staff.get(delete_url).content.decode()
+    assert "Are you sure" in confirm and "EpochReclaim" not in confirm and "Epoch reclaim" not in confirm
+    assert DataSource.objects.filter(pk=datasource.pk).exists()
     assert staff.post(delete_url, {"post": "yes"}).status_code == 302
-    assert not DataSource.objects.filter(pk=datasource_id).exists()
+    assert not DataSource.objects.filter(pk=datasource.pk).exists()
+
+
+def test_the_slug_is_read_only_once_the_datasource_has_tokens(staff, datasource):
+    page = staff.get(f"/admin/events/datasource/{datasource.pk}/change/").content.decode()
+    assert 'name="slug"' in page and 'name="epoch"' not in page
+    from tests.factories import make_token
+
+    make_token(datasource=datasource)
+    response = staff.post(f"/admin/events/datasource/{datasource.pk}/change/", {"slug": "renamed", "name": "x",
+                                                                               "allowed_origins": ""})
+    assert response.status_code == 302
+    datasource.refresh_from_db()
+    assert (datasource.slug, datasource.name) == ("web", "x")
+
 
 
 def test_audit_and_suppressions_are_read_only_lists(staff):

@@ -17,13 +17,15 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from events.admin import DataSourceAdmin
 from events.identities import identity_digest
-from events.models import IDENTITY_TYPES, DataSource
+from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
 from events.selectors import events_count, events_of_datasource
 from eventsite.lib.errors import DomainError, InvalidInput
 from reports.purges import Actor, purge_dataset, purge_user, purge_user_preview
+from tokens.models import Token
 
 # "View site" leads to the console's first page (there is no public site to view).
 admin.site.site_url = "/admin/"
@@ -47,6 +49,38 @@ admin.site.unregister(DataSource)
 @admin.register(DataSource)
 class DataSourceConsoleAdmin(DataSourceAdmin):
     change_form_template = "admin/events/datasource/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        # Clients and the purge API name the datasource by its slug: once it has tokens or events a
+        # rename would break them silently.
+        if obj is not None and (Token.objects.filter(datasource=obj).exists()
+                                or Event.objects.filter(datasource=obj).exists()):
+            return [*super().get_readonly_fields(request, obj), "slug"]
+        return super().get_readonly_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # The delete page itself says what still blocks a delete (see delete_view).
+        return obj is not None and admin.ModelAdmin.has_delete_permission(self, request, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        datasource = get_object_or_404(DataSource, pk=object_id)
+        if not self.has_delete_permission(request, datasource):
+            raise PermissionDenied
+        blockers = _delete_blockers(datasource)
+        if blockers:
+            context = self._context(request, datasource, f"{datasource.slug} cannot be deleted yet",
+                                    blockers=blockers)
+            return TemplateResponse(request, "admin/events/datasource/delete_blocked.html", context)
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Finished reclaims are internal bookkeeping of past purges; they go with the datasource unlisted.
+        hidden = f"{capfirst(EpochReclaim._meta.verbose_name)}:"
+        model_count.pop(EpochReclaim._meta.verbose_name_plural, None)
+        # Suppressions are read-only in their own admin but belong to the datasource: they go with it.
+        perms_needed.discard(Suppression._meta.verbose_name)
+        return _without(to_delete, hidden), model_count, perms_needed, protected
 
     def get_urls(self):
         own = [
@@ -142,6 +176,36 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
         context = self._context(request, datasource, f"Purge every event of {datasource.slug}",
                                 preview_count=count_label, confirmation=confirmation)
         return TemplateResponse(request, "admin/events/datasource/purge_dataset.html", context)
+
+
+def _delete_blockers(datasource: DataSource) -> list[dict]:
+    """What must happen before a datasource can go, each with where to do it."""
+    blockers = []
+    active = Token.objects.filter(datasource=datasource, revoked_at=None).count()
+    if active:
+        blockers.append({"text": f"{active} token(s) not revoked: clients still use them. Revoke them first.",
+                         "link": reverse("admin:tokens_token_changelist")
+                         + f"?datasource__id__exact={datasource.pk}&status=active", "label": "Its tokens"})
+    visible = events_of_datasource(datasource=datasource).exists()
+    if visible:
+        blockers.append({"text": "It still has events. Purge them (audited; the rows are reclaimed in the "
+                                 "background), then come back.",
+                         "link": reverse("admin:events_datasource_purge_dataset", args=[datasource.pk]),
+                         "label": "Purge all events"})
+    elif Event.objects.filter(datasource=datasource).exists():
+        blockers.append({"text": "Its purged events are still being reclaimed in the background; try again in a "
+                                 "few minutes.", "link": "", "label": ""})
+    return blockers
+
+
+def _without(items: list, prefix: str) -> list:
+    kept = []
+    for item in items:
+        if isinstance(item, list):
+            kept.append(_without(item, prefix))
+        elif not str(item).startswith(prefix):
+            kept.append(item)
+    return kept
 
 
 def _user_digest(kind: str, user_id: str) -> str:
