@@ -50,6 +50,8 @@ def product(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    for stale in SCREENSHOT_DIR.glob("FAILED-*.png"):  # from an earlier run
+        stale.unlink()
     database_url = os.environ.get("DATABASE_URL", "")
     postgres = database_url if database_url.startswith(("postgres://", "postgresql://")) else None
     with live_product(log_dir=tmp_path_factory.mktemp("product"), postgres_url=postgres) as running:
