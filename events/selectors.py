@@ -53,6 +53,15 @@ class EventCount:
 
     value: int
     exact: bool
+    # Not exact: the planner's estimate (PostgreSQL), or only a lower bound (SQLite: "more than value").
+    estimated: bool = False
+
+    def __str__(self) -> str:
+        if self.exact:
+            return f"{self.value:,} event{'' if self.value == 1 else 's'}"
+        if self.estimated:
+            return f"about {self.value:,} events (estimate)"
+        return f"more than {self.value:,} events"
 
 
 def events_count(*, events: QuerySet[Event], cap: int = 10_000) -> EventCount:
@@ -67,7 +76,7 @@ def events_count(*, events: QuerySet[Event], cap: int = 10_000) -> EventCount:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
-        return EventCount(value=max(int(plan[0]["Plan"]["Plan Rows"]), cap + 1), exact=False)
+        return EventCount(value=max(int(plan[0]["Plan"]["Plan Rows"]), cap + 1), exact=False, estimated=True)
     return EventCount(value=cap, exact=False)
 
 

@@ -170,7 +170,7 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
             return redirect("admin:events_datasource_change", datasource.pk)
         # An estimate past 100,000 rows: the dry run of a 10M-event datasource must not scan it all.
         count = events_count(events=events_of_datasource(datasource=datasource), cap=100_000)
-        count_label = str(count.value) if count.exact else f"about {count.value} (estimate)"
+        count_label = str(count.value) if count.exact else str(count).removesuffix(" events")
         confirmation = signing.dumps({"ds": datasource.pk, "epoch": datasource.epoch, "count_label": count_label},
                                      salt=DATASET_SALT)
         context = self._context(request, datasource, f"Purge every event of {datasource.slug}",
