@@ -53,6 +53,9 @@ class ReportStartForm(forms.Form):
     start = _datetime_field(help_text="UTC; empty: from the first event")
     end = _datetime_field(help_text="UTC, not included; empty: up to now")
     delimiter = forms.CharField(max_length=1, initial="|", strip=False)
+    raw = forms.BooleanField(required=False, label="Raw values",
+                             help_text="Keep values starting with = + - @ tab or CR as they are (unsafe to open in a "
+                                       "spreadsheet); by default they are prefixed with ' and quoted")
 
     def __init__(self, *args, catalog=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,6 +64,21 @@ class ReportStartForm(forms.Form):
             if codes:
                 self.fields[name] = forms.ChoiceField(choices=[("", "---------"), *[(c, c) for c in codes]],
                                                       help_text="From the event-type catalog")
+
+
+class FileDeletionFilter(admin.SimpleListFilter):
+    title = "file deletion"
+    parameter_name = "file_deletion"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "pending (storage has not confirmed)"), ("done", "deleted")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(file_delete_requested_at__isnull=False, file_deleted_at=None)
+        if self.value() == "done":
+            return queryset.filter(file_deleted_at__isnull=False)
+        return queryset
 
 
 class ReportStatusFilter(admin.SimpleListFilter):
@@ -88,7 +106,7 @@ class ReportJobAdmin(ReadOnlyAdmin):
     # (rows and size share a column; the duration is on the job's page).
     list_display = ["short_source", "status_label", "download", "customer", "product", "output", "requester",
                     "created"]
-    list_filter = [ReportStatusFilter, "customer", "product"]
+    list_filter = [ReportStatusFilter, FileDeletionFilter, "customer", "product"]
     list_select_related = ["requested_by"]
     readonly_fields = [*(field.name for field in ReportJob._meta.fields), "duration"]
     show_full_result_count = False
@@ -126,10 +144,12 @@ class ReportJobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="file")
     def download(self, obj):
+        if obj.file_delete_pending:
+            return "deletion pending"  # a GDPR deletion storage has not confirmed: the sweep retries it
         if obj.status == ReportJob.Status.COMPLETE and obj.file_deleted_at is None:
             return format_html('<a class="button" href="{}">Download</a>',
                                reverse("admin:reports_reportjob_download", args=[obj.pk]))
-        return ""
+        return "deleted" if obj.file_deleted_at else ""
 
     # Read-only: reports start from the form below, which calls the service.
 
@@ -159,7 +179,7 @@ class ReportJobAdmin(ReadOnlyAdmin):
             bounds = {name: int(data[name].timestamp() * 1000) if data[name] else None for name in ("start", "end")}
             report_request = ReportRequest(customer=data["customer"], product=data["product"], types=types,
                                            start_ms=bounds["start"], end_ms=bounds["end"],
-                                           delimiter=data["delimiter"])
+                                           delimiter=data["delimiter"], raw=data["raw"])
             try:
                 job = report_job_create(principal=ReportPrincipal(user=request.user, customer=None),
                                         request=report_request)
