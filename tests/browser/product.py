@@ -1,7 +1,7 @@
 """The product as an operator runs it, for browser tests.
 
 `live_product` starts what `make run` starts, the production way: gunicorn with eventsite.gunicorn_conf
-(bench.soak.live_gunicorn) and a Celery worker, on a database of its own: `<DATABASE_URL's name>_browser`
+(bench.soak.live_gunicorn) and a Celery worker (both queues), on a database of its own: `<DATABASE_URL's name>_browser`
 on PostgreSQL when DATABASE_URL is set (recreated, dropped afterwards), else the embedded default
 (SQLite and the filesystem broker in a scratch var dir). It is migrated, its static files collected
 (whitenoise serves them as in production) and a staff user created with `manage.py createsuperuser`.
@@ -96,7 +96,9 @@ def _drop_postgres_database(url: str) -> None:
 def _worker(env: dict[str, str], log_dir: Path):
     log = open(log_dir / "worker.log", "ab")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "eventsite", "worker", "--loglevel", "WARNING", "--concurrency", "1"],
+        # One worker for both queues the Procfile splits over `worker` and `exports`.
+        [sys.executable, "-m", "celery", "-A", "eventsite", "worker", "--queues", "celery,exports",
+         "--loglevel", "WARNING", "--concurrency", "1"],
         cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
     )
     try:
