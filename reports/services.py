@@ -1,6 +1,7 @@
 """Writes of the reports layer."""
 
 import csv
+import json
 import logging
 import shutil
 import tempfile
@@ -154,14 +155,19 @@ def _finish(job: ReportJob, status: str, reason: str = "", **fields) -> bool:
 def _job_events(job: ReportJob):
     """The events a job exports (visible ones only: a purged datasource's rows never leak),
     in file order. Both export paths read this one queryset."""
-    events = events_visible().filter(customer=job.customer, product=job.product)
+    return _job_filter(job, events_visible()).order_by("timestamp", "id")
+
+
+def _job_filter(job: ReportJob, events):
+    """events narrowed to what the job's filter selects (customer, product, types, period)."""
+    events = events.filter(customer=job.customer, product=job.product)
     if job.types is not None:
         events = events.filter(type__in=job.types)
     if job.start_ms is not None:
         events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
     if job.end_ms is not None:
         events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
-    return events.order_by("timestamp", "id")
+    return events
 
 
 class _Stop(Exception):
@@ -257,7 +263,7 @@ def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path,
         writer = _csv_writer(body, job.delimiter, raw=job.raw_values)
         rows_of = _job_events(job).values_list("timestamp", "type", "payload__context", "datasource_id", "epoch")
         for timestamp, event_type, context, datasource_id, epoch in rows_of.iterator(chunk_size=5000):
-            values = [cell(str(value)) for value in context] if isinstance(context, list) else []
+            values = [cell(_json_text(value)) for value in context] if isinstance(context, list) else []
             width = max(width, len(values))
             event_ms = timestamp_ms(timestamp)
             writer.writerow([event_ms, cell(event_type), *values])
@@ -276,6 +282,16 @@ def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path,
         _csv_writer(final, job.delimiter).writerow(header)
         shutil.copyfileobj(body, final, length=1024 * 1024)
     return rows, final_path, _scope(epochs, first_ms, last_ms)
+
+
+def _json_text(value) -> str:
+    """A context value as PostgreSQL's ->> writes it (the COPY path): null empty, booleans and
+    nested values as JSON, strings and numbers as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, dict, list)):
+        return json.dumps(value)
+    return str(value)
 
 
 def _scope(epochs: dict[str, int], first_ms: int | None, last_ms: int | None) -> dict:
@@ -571,15 +587,7 @@ def report_files_purge_epoch(*, datasource_id: int, epoch: int, pairs: set[tuple
     complete file is deleted if its export read this datasource in this epoch.
     """
     def reads_epoch(job: ReportJob) -> bool:
-        events = Event.objects.filter(datasource_id=datasource_id, epoch=epoch, customer=job.customer,
-                                      product=job.product)
-        if job.types is not None:
-            events = events.filter(type__in=job.types)
-        if job.start_ms is not None:
-            events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
-        if job.end_ms is not None:
-            events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
-        return events.exists()
+        return _job_filter(job, Event.objects.filter(datasource_id=datasource_id, epoch=epoch)).exists()
 
     def holds_epoch(job: ReportJob) -> bool:
         if job.exported_datasources is None:  # exported before scopes were recorded

@@ -4,6 +4,7 @@ the export paths differ (csv module / COPY), the files must not."""
 
 import csv
 import io
+import uuid
 
 import pytest
 from django.contrib.auth.models import User
@@ -175,3 +176,19 @@ def test_the_management_api_takes_output_raw(client, staff_basic, eager_celery):
     assert response.status_code == 201
     assert response.json()["raw_values"] is True and response.json()["report_status"]["output"]["raw"] is True
     assert ReportJob.objects.get().raw_values is True
+
+
+def test_both_export_paths_write_non_text_context_values_alike(client, tgam_user, eager_celery, ingest_token):
+    # A datasource without a catalog takes any JSON in a context: PostgreSQL's ->> writes null as
+    # an empty cell and booleans/objects as JSON; the Python path (SQLite) must write the same text.
+    from django.utils import timezone
+
+    from events.models import Event
+
+    now = timezone.now()
+    Event.objects.create(datasource=ingest_token.token.datasource, epoch=0, batch=uuid.uuid4(), sequence=0,
+                         received_at=now, timestamp=now, type="T", customer="TGAM", product="WATCHLIST",
+                         payload={"context": [None, True, {"a": 1}, [1, 2], 7, "s"]})
+    status = start(client, tgam_user, {"filter": WATCHLIST, "output": {"raw": True}}).json()
+    rows = list(csv.reader(io.StringIO(file_text(client, tgam_user, status["source"]), newline=""), delimiter="|"))
+    assert rows[1][1:] == ["T", "", "true", '{"a": 1}', "[1, 2]", "7", "s"]
