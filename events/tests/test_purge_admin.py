@@ -120,7 +120,7 @@ def test_a_datasource_goes_only_without_events_and_live_tokens_and_says_what_blo
 
 def test_the_slug_is_read_only_once_the_datasource_has_tokens(staff, datasource):
     page = staff.get(f"/admin/events/datasource/{datasource.pk}/change/").content.decode()
-    assert 'name="slug"' in page and 'name="epoch"' not in page
+    assert 'name="slug"' in page and 'name="epoch"' not in page and "slug-frozen" not in page
     from tests.factories import make_token
 
     make_token(datasource=datasource)
@@ -129,6 +129,7 @@ def test_the_slug_is_read_only_once_the_datasource_has_tokens(staff, datasource)
     assert response.status_code == 302
     datasource.refresh_from_db()
     assert (datasource.slug, datasource.name) == ("web", "x")
+    assert "The slug is read-only" in staff.get(f"/admin/events/datasource/{datasource.pk}/change/").content.decode()
 
 
 

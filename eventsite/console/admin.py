@@ -58,6 +58,11 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
             return [*super().get_readonly_fields(request, obj), "slug"]
         return super().get_readonly_fields(request, obj)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        datasource = self.get_object(request, object_id)
+        frozen = datasource is not None and "slug" in self.get_readonly_fields(request, datasource)
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "slug_frozen": frozen})
+
     def has_delete_permission(self, request, obj=None):
         # The delete page itself says what still blocks a delete (see delete_view).
         return obj is not None and admin.ModelAdmin.has_delete_permission(self, request, obj)
