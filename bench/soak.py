@@ -3,7 +3,7 @@ unique event_id, to POST /api/v2/events/post_event of a live gunicorn; at the en
 stored must be exactly the events acknowledged (2xx), with no duplicates and no 5xx.
 
     make soak                                   # 120 s, 8 producers, on a scratch database
-    .venv/bin/python -m bench.soak --seconds 600 --producers 16 [--restart-postgres-at 60]
+    .venv/bin/python -m bench.soak --seconds 600 --producers 16 [--restart-postgres-at 60] [--instances 2]
 
 The driver (`soak`) is also what tests/test_soak.py and tests/test_faults.py run for ~30 s.
 A producer whose request fails (503, connection error) retries the same body after a short
@@ -162,13 +162,16 @@ def restart_postgres(acc: Accounting) -> None:
     acc.fault_ended_at = time.time()
 
 
-def soak(*, port: int, token: str, seconds: float, producers: int = 8, fault_at: float | None = None) -> Accounting:
-    """Run producers for `seconds`; with fault_at, restart PostgreSQL that many seconds in."""
+def soak(*, port: int | None = None, ports: list[int] | None = None, token: str, seconds: float, producers: int = 8,
+         fault_at: float | None = None) -> Accounting:
+    """Run producers for `seconds`, spread round-robin over the servers on `ports` (or `port`);
+    with fault_at, restart PostgreSQL that many seconds in."""
+    ports = ports or [port]
     acc = Accounting()
     stop = threading.Event()
     run = uuid.uuid4().hex[:8]
     threads = [
-        threading.Thread(target=_producer, args=(port, token, i, stop, acc, run), daemon=True)
+        threading.Thread(target=_producer, args=(ports[i % len(ports)], token, i, stop, acc, run), daemon=True)
         for i in range(producers)
     ]
     for thread in threads:
@@ -260,6 +263,8 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=8)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/eventsite_soak")
     parser.add_argument("--restart-postgres-at", type=float, default=None, help="seconds into the run (root only)")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="gunicorn instances on different ports, sharing PostgreSQL and Redis; producers spread")
     args = parser.parse_args()
 
     import tempfile
@@ -271,18 +276,21 @@ def main() -> None:
     recreate_database(args.database_url)
     manage(args.database_url, "create_datasource", "soak")
     token = manage(args.database_url, "issue_token", "soak", "--scope", "ingest").split()[-1]
-    with tempfile.TemporaryDirectory() as tmp, live_gunicorn(database_url=args.database_url, log_dir=Path(tmp)) as (
-        port,
-        _process,
-    ):
-        acc = soak(port=port, token=token, seconds=args.seconds, producers=args.producers,
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
+        ports = []
+        for n in range(args.instances):
+            log_dir = Path(tmp) / f"instance-{n}"
+            log_dir.mkdir()
+            ports.append(servers.enter_context(live_gunicorn(database_url=args.database_url, log_dir=log_dir))[0])
+        acc = soak(ports=ports, token=token, seconds=args.seconds, producers=args.producers,
                    fault_at=args.restart_postgres_at)
     with psycopg2.connect(args.database_url) as db, db.cursor() as cursor:
         cursor.execute("SELECT event_id FROM events_event")
         stored_ids = [row[0] for row in cursor.fetchall()]
     stored = set(stored_ids)
     figures = acc.figures(len(stored_ids), len(stored))
-    print_figures(f"soak: {args.seconds:.0f} s, {args.producers} producers, gunicorn 2 workers x 4 threads", figures)
+    print_figures(f"soak: {args.seconds:.0f} s, {args.producers} producers, {args.instances} gunicorn instance(s) "
+                  f"of 2 workers x 4 threads", figures)
     ok = (
         len(stored_ids) == len(stored)  # no duplicates
         and acc.acknowledged <= stored  # every acknowledged event is stored

@@ -15,6 +15,7 @@ from events.selectors import SEARCH_KINDS, events_count, events_search, events_v
 from events.services import suppression_lift
 from eventsite.lib.admin import ReadOnlyAdmin
 from eventsite.lib.errors import DomainError, InvalidInput
+from eventsite.lib.replica import replica_reads
 
 
 @admin.register(DataSource)
@@ -217,4 +218,12 @@ class EventAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "search_kinds": SEARCH_KINDS,
                          "search_values": {name: request.GET.get(name, "") for name in EVENT_LIST_PARAMS}}
-        return super().changelist_view(request, extra_context)
+        if request.method != "GET":
+            return super().changelist_view(request, extra_context)
+        # The list reads the replica when one is configured and has replayed the latest purge
+        # (no waiting: a page must not hang on a lagging replica; it reads the primary then).
+        with replica_reads(wait=0):
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # the rows are read while rendering: inside the block
+        return response

@@ -7,6 +7,8 @@ Every read of events goes through events.selectors, which hides events of purged
 from django.db import models
 from django.db.models import Q
 
+from eventsite.lib.replica import FENCE_TABLE
+
 IDENTITY_TYPES = ("email", "phone", "idfa", "gaid", "internal_id", "anonymous_id")
 
 
@@ -200,3 +202,19 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.digest[:12]}… in {self.datasource_id}"
+
+
+class ReplicaFence(models.Model):
+    """The purge fence of the read replica (one row, see eventsite.lib.replica): the generation
+    rises in every transaction that erases events; lsn is the primary's WAL position (bytes)
+    recorded after such a commit. Replica reads wait until the replica has replayed both."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    generation = models.BigIntegerField(default=0)
+    lsn = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = FENCE_TABLE
+
+    def __str__(self) -> str:
+        return f"fence {self.generation} at {self.lsn}"

@@ -87,7 +87,7 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
             group_committer.write(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
         elif one_statement:  # inside a caller's transaction: this batch alone
             pending = PendingBatch(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
-            if insert_batches([pending]):
+            if not insert_batches([pending]):
                 raise datasource_gone(pending)
         else:
             _write_replacing_event_ids(datasource, batch, received_at, rows)
@@ -289,10 +289,12 @@ def events_reclaim_epoch(*, reclaim: EpochReclaim, chunk: int = RECLAIM_CHUNK) -
     deleted = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
+            # datasource_id on the outer DELETE too: with the events table distributed by it
+            # (Citus, docs/scaling.md) the whole statement then runs on one shard.
             cursor.execute(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE datasource_id = %s AND epoch = %s "
-                f"LIMIT %s)",
-                [reclaim.datasource_id, reclaim.epoch, chunk],
+                f"DELETE FROM {table} WHERE datasource_id = %s AND id IN (SELECT id FROM {table} "
+                f"WHERE datasource_id = %s AND epoch = %s LIMIT %s)",
+                [reclaim.datasource_id, reclaim.datasource_id, reclaim.epoch, chunk],
             )
             count = cursor.rowcount
         deleted += count

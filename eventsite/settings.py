@@ -71,6 +71,37 @@ else:
     }
 DATABASES = {"default": _db}
 
+# A streaming replica (optional): report exports and the read-only console/management event lists
+# read from it, never showing events a purge erased (see eventsite/lib/replica.py); everything
+# else, and everything that writes, uses DATABASE_URL.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+# Seconds an export waits for the replica to replay past the latest purge before reading the primary.
+REPLICA_WAIT_SECONDS = env_int("REPLICA_WAIT_SECONDS", 10, minimum=0)
+# After that wait: "primary" reads the primary; "wait" keeps exports off the primary: they wait up to
+# REPLICA_MAX_WAIT_SECONDS for a lagging replica (an unreachable one still means the primary at once).
+REPLICA_FALLBACK = env_choice("REPLICA_FALLBACK", "primary", ("primary", "wait"))
+REPLICA_MAX_WAIT_SECONDS = env_int("REPLICA_MAX_WAIT_SECONDS", 600, minimum=0)
+# A replica that failed (refused, timed out, broke mid-export) is not tried again for this long.
+REPLICA_RETRY_SECONDS = env_int("REPLICA_RETRY_SECONDS", 30, minimum=0)
+if DATABASE_REPLICA_URL:
+    if not DATABASE_URL:
+        raise ConfigurationError("DATABASE_REPLICA_URL needs DATABASE_URL (the primary)")
+    if not DATABASE_REPLICA_URL.startswith(("postgres://", "postgresql://")):
+        raise ConfigurationError("DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL")
+    try:
+        _replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=_db["CONN_MAX_AGE"])
+    except ValueError as exc:
+        raise ConfigurationError(f"DATABASE_REPLICA_URL is malformed: {exc}") from None
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica.setdefault("OPTIONS", {})
+    # A replica that does not answer must cost little: reads fall back to the primary.
+    _replica["OPTIONS"].setdefault("connect_timeout", env_int("REPLICA_CONNECT_TIMEOUT", 2, minimum=1))
+    _replica["OPTIONS"].setdefault("application_name", "eventsite-replica-reads")
+    # Tests: no second test database; the alias reads the default one.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["eventsite.lib.replica.ReplicaRouter"]
+
 # Ingest limits (stated in the README).
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 64 * 1024, minimum=256)

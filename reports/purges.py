@@ -21,6 +21,7 @@ from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
 from eventsite.lib.dberrors import database_errors
 from eventsite.lib.errors import InvalidInput
+from eventsite.lib.replica import replica_fence_bump
 from reports.services import report_files_purge_epoch, report_files_purge_events
 from reports.tasks import reclaim_purged_epoch
 
@@ -88,6 +89,9 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
             events_deleted=deleted,
             completed_at=timezone.now(),
         )
+        # Last in the transaction (it locks the fence row until the commit): replica reads
+        # started after this commit wait for the replica to replay it.
+        replica_fence_bump()
     # After the commit, and outside any transaction (object storage): exports that may hold
     # the user's events rerun (if running) or lose their file (if complete).
     removed = report_files_purge_events(events=purged_events)
@@ -110,6 +114,7 @@ def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
         audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
         EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
         transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk))
+        replica_fence_bump()  # last: see purge_user
     return audit
 
 
