@@ -84,8 +84,10 @@ def test_purging_the_datasource_from_the_admin(staff, ingest_token, admin_user):
     url = f"/admin/events/datasource/{ingest_token.token.datasource_id}/purge-dataset/"
     preview = staff.get(url)
     assert '<span id="preview-count">3</span> event(s)' in preview.content.decode()
-    assert staff.post(url, {"confirm": "1"}).status_code == 302  # no signed dry run: nothing happens
-    assert PurgeAudit.objects.count() == 0
+    unsigned = staff.post(url, {"confirm": "1"})  # no signed dry run: just the dry run again
+    assert unsigned.status_code == 200 and '<span id="preview-count">3</span>' in unsigned.content.decode()
+    assert "Nothing was purged" in staff.post(url, {"confirmation": "forged"}, follow=True).content.decode()
+    assert PurgeAudit.objects.count() == 0 and Event.objects.count() == 3
     done = staff.post(url, {"confirmation": _confirmation(preview)}, follow=True)
     audit = PurgeAudit.objects.get()
     assert "Purged datasource web: its 3 events" in done.content.decode()

@@ -155,9 +155,10 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
         datasource = get_object_or_404(DataSource, pk=object_id)
         if not self.has_change_permission(request, datasource):
             raise PermissionDenied
-        if request.method == "POST":
+        # A POST without a confirmation (an old form, a script) gets the dry run, like a GET.
+        if request.method == "POST" and "confirmation" in request.POST:
             try:
-                bound = signing.loads(request.POST.get("confirmation", ""), salt=DATASET_SALT, max_age=CONFIRM_SECONDS)
+                bound = signing.loads(request.POST["confirmation"], salt=DATASET_SALT, max_age=CONFIRM_SECONDS)
             except signing.BadSignature:
                 bound = None
             if bound is None or bound["ds"] != datasource.pk or bound["epoch"] != datasource.epoch:
