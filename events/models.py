@@ -218,3 +218,20 @@ class ReplicaFence(models.Model):
 
     def __str__(self) -> str:
         return f"fence {self.generation} at {self.lsn}"
+
+
+class SpooledBatch(models.Model):
+    """A batch from the local spool (events.spool) that has been written: the drain records it in
+    the same transaction as the batch's events, so a drain killed and rerun never writes it twice."""
+
+    batch = models.UUIDField(primary_key=True)
+    received_at = models.DateTimeField()
+    drained_at = models.DateTimeField()
+    stored = models.PositiveIntegerField(default=0)
+    # Events left out at the drain: a purge after they were received, a suppression, a newer
+    # version of the same event_id, or a value the database refused (see note).
+    dropped = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"spooled batch {self.batch}"

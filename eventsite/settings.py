@@ -109,6 +109,20 @@ INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
 INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
 # How long a web process may reuse a token lookup (revocation elsewhere takes this long).
 TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
+# During a database outage a token (or the open Barchart datasource) is accepted only if this
+# process verified it active within this many seconds (README: Reliability).
+TOKEN_OUTAGE_TRUST_SECONDS = env_int("TOKEN_OUTAGE_TRUST_SECONDS", 3600, minimum=0)
+# Where the web processes of one host share what they verified, for outages (eventsite/lib/verified.py).
+VERIFIED_DIR = Path(env_str("VERIFIED_DIR", str(VAR_DIR / "verified")))
+
+# The durable local spool behind ingest while the database is unreachable (events/spool.py).
+SPOOL_ENABLED = env_bool("SPOOL_ENABLED", True)
+SPOOL_DIR = Path(env_str("SPOOL_DIR", str(VAR_DIR / "spool")))
+SPOOL_MAX_BYTES = env_int("SPOOL_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+SPOOL_SEGMENT_BYTES = env_int("SPOOL_SEGMENT_BYTES", 16 * 1024 * 1024, minimum=1024)
+SPOOL_WARN_AGE_SECONDS = env_int("SPOOL_WARN_AGE_SECONDS", 300, minimum=1)
+# How often each web process looks for spooled batches to drain (one directory listing).
+SPOOL_DRAIN_INTERVAL_SECONDS = env_int("SPOOL_DRAIN_INTERVAL_SECONDS", 2, minimum=1)
 
 # Reports
 REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)
@@ -311,6 +325,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE: dict = {
     "reclaim-pending-epochs": {"task": "reports.tasks.reclaim_pending_epochs", "schedule": 300.0},
     "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},
+    # The spool on the worker's host; web hosts drain their own spool in each web process.
+    "drain-spool": {"task": "events.tasks.drain_spool", "schedule": 60.0, "options": {"expires": 55}},
 }
 CELERY_TIMEZONE = "UTC"
 # Exports (up to REPORT_TIME_LIMIT_SECONDS each) have their own queue and workers (Procfile

@@ -4,18 +4,15 @@ It lives in the reports layer, the highest one a purge touches: besides events i
 export files. Each purge writes a PurgeAudit with a keyed hash of the user id, never the id.
 """
 
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from events.identities import identity_digest, identity_type_check
+from events.identities import identity_digest, identity_type_check, user_id_hmac
 from events.models import DataSource, EpochReclaim, PurgeAudit
 from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
@@ -43,12 +40,6 @@ class Actor:
     @classmethod
     def for_user(cls, user) -> "Actor":
         return cls(label=f"staff user {user.get_username()}", user=user)
-
-
-def user_id_hmac(*, datasource: DataSource, kind: str, digest: str) -> str:
-    """A keyed hash for the audit: proves which user was purged to whoever holds SECRET_KEY."""
-    message = f"{datasource.pk}:{kind}:{digest}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
