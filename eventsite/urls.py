@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from eventsite.console.views import favicon
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("eventsite.http.urls")),
     path("api/manage/", include("eventsite.http.manage.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
