@@ -23,7 +23,7 @@ class DataSourceAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "created_at", "accepts_unauthenticated_events", "retention_days"]
     search_fields = ["slug", "name"]
     # The epoch is internal bookkeeping of purges: not shown as data.
-    fields = ["slug", "name", "accepts_unauthenticated_events", "allowed_origins", "created_at"]
+    fields = ["slug", "name", "accepts_unauthenticated_events", "allowed_origins", "retention_days", "created_at"]
     readonly_fields = ["created_at"]
     actions = None
 
