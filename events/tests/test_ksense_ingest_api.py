@@ -212,6 +212,22 @@ def test_it_rejects_nonsense_times(client, ingest_token, value):
     assert Event.objects.count() == 0
 
 
+# Each was an HTML 500 (str.isdigit() accepts them, int() then raises) or, for "١٢٣", epoch second 123.
+NON_ASCII_OR_HUGE_DIGITS = [
+    "²", "¹⁷⁹⁵⁵⁰³⁶⁰⁰", "1" * 5000, " " + "9" * 4301, "١٢٣", "١٧٩٥٥٠٣٦٠٠", "１７９５５０３６００",
+]
+
+
+@pytest.mark.parametrize("value", NON_ASCII_OR_HUGE_DIGITS, ids=[
+    "superscript-two", "superscript-epoch", "5000-digits", "4301-digits", "arabic-indic-123", "arabic-indic-epoch",
+    "fullwidth-epoch"])
+def test_it_refuses_times_of_non_ascii_or_thousands_of_digits_with_400_json(client, ingest_token, value):
+    client.raise_request_exception = False  # see the answer a real client gets, not the exception
+    response = post(client, {"type": "pv", "time_utc": value}, token=ingest_token.raw)
+    assert_ksense_error(response, 400, "event[0].time_utc")
+    assert Event.objects.count() == 0
+
+
 def test_it_uses_the_receipt_time_when_no_time_is_given(client, ingest_token):
     assert post(client, {"type": "pv"}, token=ingest_token.raw).status_code == 200
     event = Event.objects.get()
