@@ -6,7 +6,6 @@ DATABASE_URL, REDIS_URL and the S3_* variables switch to PostgreSQL, Redis and S
 A malformed value stops start-up with a one-line message naming the variable.
 """
 
-import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ import dj_database_url
 
 from eventsite import openapi as openapi_description
 from eventsite.lib.env import ConfigurationError, env_bool, env_int, env_list, env_str
+from eventsite.lib.files import DIR_MODE, FILE_MODE, private_dir, private_file, secret_key_from
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("EVENTSITE_VAR_DIR", str(BASE_DIR / "var")))
@@ -38,12 +38,7 @@ try:
         if not EMBEDDED and not TESTING:
             raise ConfigurationError("SECRET_KEY must be set when DATABASE_URL is set (production)")
         # Embedded mode keeps a generated key on disk so sessions survive restarts.
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key_file = VAR_DIR / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(50))
-            key_file.chmod(0o600)
-        SECRET_KEY = key_file.read_text().strip()
+        SECRET_KEY = secret_key_from(private_dir(VAR_DIR) / "secret_key")
 
     ALLOWED_HOSTS = env_list(
         "ALLOWED_HOSTS",
@@ -66,10 +61,10 @@ try:
         _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3, minimum=1))
         _db["OPTIONS"].setdefault("application_name", "eventsite")
     else:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
         _db = {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "eventsite.sqlite3"),
+            # Sessions and password hashes: 0600 in a 0700 var/ (SQLite would create it 0644).
+            "NAME": str(private_file(private_dir(VAR_DIR) / "eventsite.sqlite3")),
             # WAL + IMMEDIATE transactions let the web and worker processes share the file
             # without "database is locked" errors under ordinary load.
             "OPTIONS": {
@@ -243,7 +238,8 @@ if S3_BUCKET:
 else:
     _exports_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "exports")},
+        "OPTIONS": {"location": str(VAR_DIR / "exports"), "file_permissions_mode": FILE_MODE,
+                    "directory_permissions_mode": DIR_MODE},
     }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -262,8 +258,8 @@ if REDIS_URL:
 else:
     _queue_dir = VAR_DIR / "celery" / "queue"
     _processed_dir = VAR_DIR / "celery" / "processed"
-    for _d in (_queue_dir, _processed_dir):
-        _d.mkdir(parents=True, exist_ok=True)
+    for _d in (VAR_DIR, _queue_dir.parent, _queue_dir, _processed_dir):
+        private_dir(_d)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
