@@ -83,7 +83,7 @@ def parse_event_time(value: Any, *, now: datetime, where: str) -> datetime:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
     elif isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # isfinite() of a huge int overflows
             raise InvalidInput(f"{where} is not a finite number")
         # Checked on the number itself: dividing an integer past float range raises OverflowError.
         if not -MAX_EPOCH_NUMBER < value < MAX_EPOCH_NUMBER:
@@ -108,7 +108,14 @@ def _shown(value: Any) -> str:
 
 
 def serialize_event(event: Any, *, limits: IngestLimits, where: str) -> bytes:
-    encoded = orjson.dumps(event)
+    try:
+        encoded = orjson.dumps(event)
+    except orjson.JSONEncodeError:
+        # orjson writes at most 255 levels of nesting, and a body may hold up to 1,024 (a 600-byte
+        # body was an HTML 500; found by the property tests). Values that come from no decoder
+        # (integers past 64 bits, lone surrogates) end here too.
+        check_json_value(event, max_depth=limits.max_depth, where=where)
+        raise InvalidInput(f"{where} cannot be stored as JSON (nested too deeply, or a value out of range)") from None
     # The exact walk for NUL characters and nesting depth runs only when the serialised form
     # says it might find something: orjson writes a NUL as \u0000, and nesting cannot be
     # deeper than the number of brackets. Ordinary events skip it (it is the costliest check).

@@ -68,6 +68,15 @@ def test_times_of_non_ascii_or_thousands_of_digits_are_400_json(client, ingest_t
     assert Event.objects.count() == 0
 
 
+def test_nesting_past_what_the_json_writer_takes_is_400_json(client, ingest_token):
+    client.raise_request_exception = False  # was an HTML 500 (orjson writes 255 levels); found by the property tests
+    body = '{"event_type": "pv", "extra": ' + "{\"k\": " * 300 + "1" + "}" * 300 + "}"
+    response = client.post(f"/api/v1/event?token={ingest_token.raw}", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"status": "error", "message": "event[0] is nested deeper than 32 levels"}
+    assert Event.objects.count() == 0
+
+
 def test_a_wrong_token_is_401(client, datasource):
     assert post(client, "/api/v1/event", jitsu_event(), "evs_wrong").status_code == 401
     assert Event.objects.count() == 0

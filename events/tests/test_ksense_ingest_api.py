@@ -172,6 +172,14 @@ def test_it_rejects_nesting_deeper_than_the_limit(client, ingest_token, settings
     assert Event.objects.count() == 0
 
 
+def test_it_refuses_nesting_past_what_the_json_writer_takes_with_400_json(client, ingest_token):
+    # 300 levels: the decoder takes 1,024, orjson writes 255 (was an HTML 500; found by the property tests).
+    client.raise_request_exception = False
+    body = '{"type": "pv", "event_data": ' + "[" * 300 + "]" * 300 + "}"
+    assert_ksense_error(post(client, body, token=ingest_token.raw, raw=True), 400, "event[0]", "nested deeper")
+    assert Event.objects.count() == 0
+
+
 def test_it_stores_nesting_at_the_limit(client, ingest_token, settings):
     event = {"type": "pv"}
     node = event
