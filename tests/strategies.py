@@ -57,6 +57,13 @@ def json_values(scalar=scalars, max_leaves: int = 12):
     )
 
 
+def depths(max_depth: int):
+    """Nesting depths spread over every scale up to max_depth (as many between 512 and 1,024 as below 2)."""
+    return st.integers(min_value=0, max_value=max_depth.bit_length()).flatmap(
+        lambda bits: st.integers(min_value=(1 << bits) >> 1, max_value=min(max_depth, (1 << bits) - 1) or 0)
+    )
+
+
 def nested(value_strategy, max_depth: int = 600):
     """value_strategy wrapped in up to max_depth arrays/objects (encoders have depth limits: orjson 255).
     Deeper values are built as text (nested_json_bytes): Python's own recursion limit is 1,000."""
@@ -67,7 +74,7 @@ def nested(value_strategy, max_depth: int = 600):
             value = {"k": value} if as_object else [value]
         return value
 
-    return st.tuples(value_strategy, st.integers(min_value=0, max_value=max_depth), st.booleans()).map(wrap)
+    return st.tuples(value_strategy, depths(max_depth), st.booleans()).map(wrap)
 
 
 any_json = st.one_of(json_values(), nested(json_values(max_leaves=3)))
@@ -96,13 +103,14 @@ def nested_json_bytes(inner, max_depth: int = 1100):
         opening, closing = (b'{"k":', b"}") if as_object else (b"[", b"]")
         return opening * depth + text + closing * depth
 
-    return st.tuples(inner, st.integers(min_value=0, max_value=max_depth), st.booleans()).map(wrap)
+    return st.tuples(inner, depths(max_depth), st.booleans()).map(wrap)
 
 
 raw_bytes = st.one_of(
     st.binary(),
     json_bytes(any_json),
     nested_json_bytes(json_bytes(json_values(max_leaves=3))),
+    nested_json_bytes(json_bytes(scalars)),
     st.lists(st.sampled_from([b"{", b"}", b"[", b"]", b'"', b"\\", b":", b",", b"1", b"-", b"e", b"u",
                               b"\\ud800", b"\x00", b"\xff", b"\xed\xa0\x80", b"NaN", b" "]), max_size=40)
     .map(b"".join),

@@ -180,6 +180,15 @@ def test_it_refuses_nesting_past_what_the_json_writer_takes_with_400_json(client
     assert Event.objects.count() == 0
 
 
+def test_it_refuses_a_thousand_levels_with_a_long_number_with_400_json(client, ingest_token):
+    # The decoder's exact check of long integers recursed once per level (RecursionError, an HTML 500;
+    # found by the property tests).
+    client.raise_request_exception = False
+    body = '{"type": "pv", "event_data": ' + "[" * 1000 + "1234567890123456789" + "]" * 1000 + "}"
+    assert_ksense_error(post(client, body, token=ingest_token.raw, raw=True), 400, "event[0]", "nested deeper")
+    assert Event.objects.count() == 0
+
+
 def test_it_stores_nesting_at_the_limit(client, ingest_token, settings):
     event = {"type": "pv"}
     node = event

@@ -25,8 +25,8 @@ from events.parsing import (
     ksense_rows,
     parse_event_time,
 )
-from eventsite.lib.errors import DomainError
 from eventsite.lib.jsonbody import parse_json
+from tests.properties import outcome
 from tests.strategies import any_json, hostile_text, json_values, objects_with, raw_bytes
 
 pytestmark = pytest.mark.properties
@@ -35,15 +35,6 @@ NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 LIMITS = IngestLimits(max_events=20, max_event_bytes=64 * 1024, max_depth=32)
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
-
-
-def outcome(parse, *args, **kwargs):
-    """The parser's result, or None when it refused the input with a DomainError (anything else fails the test)."""
-    try:
-        return parse(*args, **kwargs)
-    except DomainError as error:
-        assert 400 <= error.status_code < 500 and error.message
-        return None
 
 
 def assert_storable(rows: list[EventRow]) -> None:
