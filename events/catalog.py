@@ -76,10 +76,35 @@ def _load(datasource: DataSource) -> Catalog | None:
     )
 
 
-def _codes(document: dict, key: str) -> list[dict]:
+def _text(value, *, where: str, max_length: int, required: bool = True) -> str:
+    """A string the database takes: no NUL, no lone surrogate, within the column's length."""
+    if not isinstance(value, str) or (required and not value) or len(value) > max_length:
+        raise InvalidInput(f"{where} must be a {'non-empty ' if required else ''}string of at most {max_length} "
+                           "characters")
+    if "\x00" in value or not value.isascii() and _has_surrogate(value):
+        raise InvalidInput(f"{where} holds a NUL or a lone surrogate, which cannot be stored")
+    return value
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _codes(document: dict, key: str, *, max_length: int = 64) -> list[dict]:
     items = document.get(key)
-    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("code"), str) for i in items):
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise InvalidInput(f"{key!r} must be an array of objects with a string 'code'", field=key)
+    seen = set()
+    for position, item in enumerate(items):
+        code = _text(item.get("code"), where=f"{key}[{position}].code", max_length=max_length)
+        _text(item.get("description", ""), where=f"{key}[{position}].description", max_length=200, required=False)
+        if code in seen:
+            raise InvalidInput(f"{key}[{position}].code {code!r} appears twice", field=key)
+        seen.add(code)
     return items
 
 
@@ -90,20 +115,23 @@ def catalog_import(*, datasource: DataSource, document: dict) -> dict[str, int]:
         raise InvalidInput("The catalog must be a JSON object with customers, products and eventTypes")
     customers = _codes(document, "customers")
     products = _codes(document, "products")
-    types = _codes(document, "eventTypes")
+    types = _codes(document, "eventTypes", max_length=200)
     product_codes = {p["code"] for p in products}
     rows = []
     for position, item in enumerate(types):
         where = f"eventTypes[{position}] ({item['code']})"
         keys = item.get("contextKeys", [])
         rules = item.get("contextRules") or {}
-        if item.get("product") not in product_codes:
-            raise InvalidInput(f"{where}: product {item.get('product')!r} is not in products")
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        if not isinstance(item.get("product"), str) or item["product"] not in product_codes:
+            raise InvalidInput(f"{where}: product {str(item.get('product'))[:64]!r} is not in products")
+        if not isinstance(keys, list):
             raise InvalidInput(f"{where}: contextKeys must be an array of strings")
+        for key in keys:
+            _text(key, where=f"{where}: contextKeys", max_length=200)
         if not isinstance(rules, dict):
             raise InvalidInput(f"{where}: contextRules must be an object of customer -> rules")
         for customer, customer_rules in rules.items():
+            _text(customer, where=f"{where}: contextRules customer", max_length=64)
             if not isinstance(customer_rules, list) or len(customer_rules) != len(keys):
                 raise InvalidInput(f"{where}: contextRules.{customer} needs one rule per context key")
             unknown = [rule for rule in customer_rules if rule not in RULES]
