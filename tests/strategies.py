@@ -11,8 +11,16 @@ import json
 
 from hypothesis import strategies as st
 
-# Every code point, surrogates included (st.text() leaves out Cs by default).
-any_character = st.characters(codec=None, categories=None, exclude_categories=())
+# Every code point. Lone surrogates (Cs) are 2,048 of 1.1 million and st.characters() leaves them out
+# even when told not to, so they are asked for on their own; st.text() drops them from a union of
+# alphabets, hence text_of().
+any_character = st.one_of(st.characters(exclude_categories=()), st.characters(categories=("Cs",)))
+
+
+def text_of(alphabet, **sizes):
+    return st.lists(alphabet, **sizes).map("".join)
+
+
 number_character = st.characters(categories=("Nd", "Nl", "No"))
 
 # Python's int() and str() stop at 4,300 digits, so no decoder gives a longer integer; text may be longer.
@@ -28,12 +36,12 @@ digit_strings = st.one_of(
 )
 
 hostile_text = st.one_of(
-    st.text(any_character),
+    text_of(any_character),
     st.text(number_character, min_size=1),
     st.text(st.characters(codec="ascii")),
     digit_strings,
     # Around an ISO 8601 time: the shape date parsers look for, with any characters mixed in.
-    st.builds("{}-{}-{}T{}:{}:{}{}".format, *[st.text(st.one_of(number_character, any_character), max_size=4)] * 7),
+    st.builds("{}-{}-{}T{}:{}:{}{}".format, *[text_of(st.one_of(number_character, any_character), max_size=4)] * 7),
 )
 
 any_integer = st.one_of(
