@@ -20,7 +20,7 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## make run: web + worker + scheduler on the embedded default (SQLite, files in var/), port $(PORT)
+## make run: web + workers (default and exports queues) + scheduler on the embedded default (SQLite, files in var/), port $(PORT)
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "eventsite on http://127.0.0.1:$(PORT)/ (admin at /admin/; create a login with: $(BIN)/python manage.py createsuperuser)"
@@ -31,7 +31,9 @@ test: install
 	EVENTSITE_TESTING=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make soak: 2-minute soak with accounting against a live gunicorn on PostgreSQL (scratch database
-## SOAK_DATABASE_URL, recreated); SOAK_ARGS="--seconds 600 --producers 16 --restart-postgres-at 60"
+## SOAK_DATABASE_URL, recreated); SOAK_ARGS="--seconds 600 --producers 16 --restart-postgres-at 60";
+## SOAK_ARGS="--instances 2": two gunicorn instances on different ports sharing PostgreSQL and Redis
+## SOAK_ARGS="--stop-postgres-for 20" stops the cluster behind the URL (root; never a shared one): the spool takes over
 SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventsite_soak
 soak: install
 	$(BIN)/python -m bench.soak --database-url $(SOAK_DATABASE_URL) $(SOAK_ARGS)
@@ -59,6 +61,7 @@ fuzz: install
 
 lint: install
 	$(BIN)/python -m ruff check . || true
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf $(VENV) var/eventsite.sqlite3* var/celery var/exports var/static

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from events.spool import spool_seal
 from tests.factories import make_datasource, make_token
 from tokens.cache import token_cache
 
@@ -56,3 +57,13 @@ def _fresh_rate_limits(settings):
     import uuid
 
     settings.RATELIMIT_NAMESPACE = f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def _private_spool(settings, tmp_path_factory):
+    # Each test gets its own spool directory: nothing spooled by one test drains into another.
+    spool_seal()  # a segment this process left open belongs to the previous test's directory
+    settings.SPOOL_DIR = tmp_path_factory.mktemp("spool")
+    settings.VERIFIED_DIR = tmp_path_factory.mktemp("verified")  # what "this host" verified: per test
+    yield
+    spool_seal()

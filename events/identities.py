@@ -6,7 +6,10 @@ so a purge by the raw value finds events that arrived pre-hashed, and the revers
 """
 
 import hashlib
+import hmac
 import re
+
+from django.conf import settings
 
 from events.models import IDENTITY_TYPES
 from eventsite.lib.errors import InvalidInput
@@ -30,10 +33,16 @@ def normalize_identity_value(kind: str, value: str) -> str:
     return value.strip()
 
 
+def identity_type_check(kind: str, *, field: str = "user_id_type") -> str:
+    """kind, if it is one of the identity types; the one check ingest, purges and suppressions share."""
+    if kind not in IDENTITY_TYPES:
+        raise InvalidInput(f"{field} must be one of {', '.join(IDENTITY_TYPES)}; {kind!r} is not", field=field)
+    return kind
+
+
 def identity_digest(kind: str, value, *, where: str = "user_id") -> str | None:
     """SHA-256 hex of a normalised identity, or None for an absent/empty value."""
-    if kind not in IDENTITY_TYPES:
-        raise InvalidInput(f"{kind!r} is not a user id type; use one of {', '.join(IDENTITY_TYPES)}", field=kind)
+    identity_type_check(kind, field=kind)
     if value is None:
         return None
     # Numeric user ids are common (Jitsu's user.id); contact identities must be text.
@@ -55,3 +64,10 @@ def identity_digest(kind: str, value, *, where: str = "user_id") -> str | None:
     except UnicodeEncodeError:  # a lone surrogate (no JSON body holds one; found by the property tests)
         raise InvalidInput(f"{where}.{kind} is not valid Unicode", field=kind) from None
     return hashlib.sha256(encoded).hexdigest()
+
+
+def user_id_hmac(*, datasource, kind: str, digest: str) -> str:
+    """A keyed hash for purge audits: proves which user was purged to whoever holds SECRET_KEY.
+    The spool's drain compares it with the identities of spooled events (a purge wins)."""
+    message = f"{datasource.pk}:{kind}:{digest}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()

@@ -6,116 +6,160 @@ DATABASE_URL, REDIS_URL and the S3_* variables switch to PostgreSQL, Redis and S
 A malformed value stops start-up with a one-line message naming the variable.
 """
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from eventsite import openapi as openapi_description
-from eventsite.lib.env import ConfigurationError, env_bool, env_int, env_list, env_str
+from eventsite.lib.env import ConfigurationError, env_bool, env_choice, env_int, env_list, env_str
 from eventsite.lib.files import DIR_MODE, FILE_MODE, private_dir, private_file, secret_key_from
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("EVENTSITE_VAR_DIR", str(BASE_DIR / "var")))
 
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+EMBEDDED = not DATABASE_URL
+# The test suite runs against PostgreSQL without production secrets.
+TESTING = env_bool("EVENTSITE_TESTING", False)
+DEBUG = env_bool("DEBUG", False)
 
-def _fail(message: str) -> None:
-    sys.stderr.write(f"eventsite: configuration error: {message}\n")
-    raise SystemExit(2)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not EMBEDDED and not TESTING:
+        raise ConfigurationError("SECRET_KEY must be set when DATABASE_URL is set (production)")
+    # Embedded mode keeps a generated key on disk so sessions survive restarts.
+    SECRET_KEY = secret_key_from(private_dir(VAR_DIR) / "secret_key")
 
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS",
+    ["127.0.0.1", "localhost", "[::1]", "testserver"] if EMBEDDED or TESTING else []
+)
+if not EMBEDDED and not ALLOWED_HOSTS:
+    raise ConfigurationError("ALLOWED_HOSTS must be set when DATABASE_URL is set (comma-separated host names)")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
-try:
-    DATABASE_URL = env_str("DATABASE_URL")
-    REDIS_URL = env_str("REDIS_URL")
-    EMBEDDED = not DATABASE_URL
-    # The test suite runs against PostgreSQL without production secrets.
-    TESTING = env_bool("EVENTSITE_TESTING", False)
-    DEBUG = env_bool("DEBUG", False)
+if DATABASE_URL:
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+        raise ConfigurationError("DATABASE_URL must be a postgres:// or postgresql:// URL")
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+    except ValueError as exc:
+        raise ConfigurationError(f"DATABASE_URL is malformed: {exc}") from None
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db.setdefault("OPTIONS", {})
+    # Fail fast when PostgreSQL is unreachable: ingest answers 503 instead of hanging.
+    _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3, minimum=1))
+    _db["OPTIONS"].setdefault("application_name", "eventsite")
+else:
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        # Sessions and password hashes: 0600 in a 0700 var/ (SQLite would create it 0644).
+        "NAME": str(private_file(private_dir(VAR_DIR) / "eventsite.sqlite3")),
+        # WAL + IMMEDIATE transactions let the web and worker processes share the file
+        # without "database is locked" errors under ordinary load.
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
+DATABASES = {"default": _db}
 
-    SECRET_KEY = env_str("SECRET_KEY")
-    if not SECRET_KEY:
-        if not EMBEDDED and not TESTING:
-            raise ConfigurationError("SECRET_KEY must be set when DATABASE_URL is set (production)")
-        # Embedded mode keeps a generated key on disk so sessions survive restarts.
-        SECRET_KEY = secret_key_from(private_dir(VAR_DIR) / "secret_key")
+# A streaming replica (optional): report exports and the read-only console/management event lists
+# read from it, never showing events a purge erased (see eventsite/lib/replica.py); everything
+# else, and everything that writes, uses DATABASE_URL.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+# Seconds an export waits for the replica to replay past the latest purge before reading the primary.
+REPLICA_WAIT_SECONDS = env_int("REPLICA_WAIT_SECONDS", 10, minimum=0)
+# After that wait: "primary" reads the primary; "wait" keeps exports off the primary: they wait up to
+# REPLICA_MAX_WAIT_SECONDS for a lagging replica (an unreachable one still means the primary at once).
+REPLICA_FALLBACK = env_choice("REPLICA_FALLBACK", "primary", ("primary", "wait"))
+REPLICA_MAX_WAIT_SECONDS = env_int("REPLICA_MAX_WAIT_SECONDS", 600, minimum=0)
+# A replica that failed (refused, timed out, broke mid-export) is not tried again for this long.
+REPLICA_RETRY_SECONDS = env_int("REPLICA_RETRY_SECONDS", 30, minimum=0)
+if DATABASE_REPLICA_URL:
+    if not DATABASE_URL:
+        raise ConfigurationError("DATABASE_REPLICA_URL needs DATABASE_URL (the primary)")
+    if not DATABASE_REPLICA_URL.startswith(("postgres://", "postgresql://")):
+        raise ConfigurationError("DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL")
+    try:
+        _replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=_db["CONN_MAX_AGE"])
+    except ValueError as exc:
+        raise ConfigurationError(f"DATABASE_REPLICA_URL is malformed: {exc}") from None
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica.setdefault("OPTIONS", {})
+    # A replica that does not answer must cost little: reads fall back to the primary.
+    _replica["OPTIONS"].setdefault("connect_timeout", env_int("REPLICA_CONNECT_TIMEOUT", 2, minimum=1))
+    _replica["OPTIONS"].setdefault("application_name", "eventsite-replica-reads")
+    # Tests: no second test database; the alias reads the default one.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["eventsite.lib.replica.ReplicaRouter"]
 
-    ALLOWED_HOSTS = env_list(
-        "ALLOWED_HOSTS",
-        ["127.0.0.1", "localhost", "[::1]", "testserver"] if EMBEDDED or TESTING else []
-    )
-    if not EMBEDDED and not ALLOWED_HOSTS:
-        raise ConfigurationError("ALLOWED_HOSTS must be set when DATABASE_URL is set (comma-separated host names)")
-    CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Ingest limits (stated in the README).
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 64 * 1024, minimum=256)
+INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
+INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
+# How long a web process may reuse a token lookup (revocation elsewhere takes this long).
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
+# During a database outage a token (or the open Barchart datasource) is accepted only if this
+# process verified it active within this many seconds (README: Reliability).
+TOKEN_OUTAGE_TRUST_SECONDS = env_int("TOKEN_OUTAGE_TRUST_SECONDS", 3600, minimum=0)
+# Where the web processes of one host share what they verified, for outages (eventsite/lib/verified.py).
+VERIFIED_DIR = Path(env_str("VERIFIED_DIR", str(VAR_DIR / "verified")))
 
-    if DATABASE_URL:
-        if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
-            raise ConfigurationError("DATABASE_URL must be a postgres:// or postgresql:// URL")
-        try:
-            _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
-        except ValueError as exc:
-            raise ConfigurationError(f"DATABASE_URL is malformed: {exc}") from None
-        _db["CONN_HEALTH_CHECKS"] = True
-        _db.setdefault("OPTIONS", {})
-        # Fail fast when PostgreSQL is unreachable: ingest answers 503 instead of hanging.
-        _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3, minimum=1))
-        _db["OPTIONS"].setdefault("application_name", "eventsite")
-    else:
-        _db = {
-            "ENGINE": "django.db.backends.sqlite3",
-            # Sessions and password hashes: 0600 in a 0700 var/ (SQLite would create it 0644).
-            "NAME": str(private_file(private_dir(VAR_DIR) / "eventsite.sqlite3")),
-            # WAL + IMMEDIATE transactions let the web and worker processes share the file
-            # without "database is locked" errors under ordinary load.
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
-    DATABASES = {"default": _db}
+# The durable local spool behind ingest while the database is unreachable (events/spool.py).
+SPOOL_ENABLED = env_bool("SPOOL_ENABLED", True)
+SPOOL_DIR = Path(env_str("SPOOL_DIR", str(VAR_DIR / "spool")))
+SPOOL_MAX_BYTES = env_int("SPOOL_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+SPOOL_SEGMENT_BYTES = env_int("SPOOL_SEGMENT_BYTES", 16 * 1024 * 1024, minimum=1024)
+SPOOL_WARN_AGE_SECONDS = env_int("SPOOL_WARN_AGE_SECONDS", 300, minimum=1)
+# How often each web process looks for spooled batches to drain (one directory listing).
+SPOOL_DRAIN_INTERVAL_SECONDS = env_int("SPOOL_DRAIN_INTERVAL_SECONDS", 2, minimum=1)
 
-    # Ingest limits (stated in the README).
-    INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
-    INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 64 * 1024, minimum=256)
-    INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
-    INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
-    # How long a web process may reuse a token lookup (revocation elsewhere takes this long).
-    TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
+# Reports
+REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)
+REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7, minimum=1)
+REPORT_MAX_ROWS = env_int("REPORT_MAX_ROWS", 50_000_000, minimum=1)
+REPORT_TIME_LIMIT_SECONDS = env_int("REPORT_TIME_LIMIT_SECONDS", 3600, minimum=1)
+# A report's `types` list is stored and echoed in every status answer: bound it.
+REPORT_MAX_TYPES = env_int("REPORT_MAX_TYPES", 1000, minimum=1)
+# Jobs one user may have RUNNING at once (each may hold an export worker up to the time limit).
+REPORT_MAX_RUNNING_PER_USER = env_int("REPORT_MAX_RUNNING_PER_USER", 3, minimum=1)
+# Hard limits on background tasks (a purge reclaim deletes in 10k-row chunks; sweeps are short).
+RECLAIM_TIME_LIMIT_SECONDS = env_int("RECLAIM_TIME_LIMIT_SECONDS", 3600, minimum=1)
+SWEEP_TIME_LIMIT_SECONDS = env_int("SWEEP_TIME_LIMIT_SECONDS", 600, minimum=1)
+# How long Redis keeps a task a dead worker had taken before handing it to another.
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", REPORT_TIME_LIMIT_SECONDS + 600, minimum=1)
 
-    # Reports
-    REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)
-    REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7, minimum=1)
-    REPORT_MAX_ROWS = env_int("REPORT_MAX_ROWS", 50_000_000, minimum=1)
-    REPORT_TIME_LIMIT_SECONDS = env_int("REPORT_TIME_LIMIT_SECONDS", 3600, minimum=1)
-    # How long Redis keeps a task a dead worker had taken before handing it to another.
-    BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", REPORT_TIME_LIMIT_SECONDS + 600, minimum=1)
+# Object storage: S3 when S3_BUCKET is set, the local disk otherwise.
+S3_BUCKET = env_str("S3_BUCKET")
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
+S3_REGION = env_str("S3_REGION", "us-east-1")
+S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
+S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
+if S3_BUCKET and not (S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY) and env_bool("S3_REQUIRE_KEYS", False):
+    raise ConfigurationError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_BUCKET")
+S3_TIMEOUT_SECONDS = env_int("S3_TIMEOUT_SECONDS", 5, minimum=1)
 
-    # Object storage: S3 when S3_BUCKET is set, the local disk otherwise.
-    S3_BUCKET = env_str("S3_BUCKET")
-    S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
-    S3_REGION = env_str("S3_REGION", "us-east-1")
-    S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
-    S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
-    if S3_BUCKET and not (S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY) and env_bool("S3_REQUIRE_KEYS", False):
-        raise ConfigurationError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_BUCKET")
-    S3_TIMEOUT_SECONDS = env_int("S3_TIMEOUT_SECONDS", 5, minimum=1)
+# Production runs behind TLS: redirect plain HTTP and send HSTS (a proxy may terminate
+# TLS and set X-Forwarded-Proto). Off in embedded mode, which serves 127.0.0.1 over HTTP.
+_production = not EMBEDDED and not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _production and not TESTING)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _production else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
-    # Production runs behind TLS: redirect plain HTTP and send HSTS (a proxy may terminate
-    # TLS and set X-Forwarded-Proto). Off in embedded mode, which serves 127.0.0.1 over HTTP.
-    _production = not EMBEDDED and not DEBUG
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _production and not TESTING)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _production else 0, minimum=0)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
+AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
+ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 
-    AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
-    AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
-    ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+SECURE_COOKIES = env_bool("SECURE_COOKIES", True)
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 
-    SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
-except ConfigurationError as exc:
-    _fail(str(exc))
+SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -132,11 +176,15 @@ INSTALLED_APPS = [
     "events",
     "tokens",
     "reports",
+    # After the apps: extends their admin with the pages that span them (purges).
+    "eventsite.console",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Ingest requests stop here: the middleware below serves browsers (sessions, CSRF, logins).
+    "eventsite.http.fastpath.IngestFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,7 +205,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # API clients (Basic auth) get a JSON 429 in their family's format; the admin keeps axes' page.
-AXES_LOCKOUT_CALLABLE = "eventsite.handlers.lockout_response"
+AXES_LOCKOUT_CALLABLE = "eventsite.http.handlers.lockout_response"
 AXES_IPWARE_META_PRECEDENCE_ORDER = [AUTH_CLIENT_IP_HEADER or "REMOTE_ADDR"]
 
 # The cache holds rate-limit counters only. Redis in production, shared by every process.
@@ -214,8 +262,6 @@ STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
 
 if S3_BUCKET:
-    from botocore.config import Config as BotoConfig
-
     _s3_options = {
         "bucket_name": S3_BUCKET,
         "region_name": S3_REGION,
@@ -223,18 +269,13 @@ if S3_BUCKET:
         "file_overwrite": True,
         "querystring_auth": True,
         "querystring_expire": REPORT_LINK_SECONDS,
-        # Fail fast when S3 is down; the export job is then FAILED with the reason.
-        "client_config": BotoConfig(
-            connect_timeout=S3_TIMEOUT_SECONDS, read_timeout=S3_TIMEOUT_SECONDS * 6,
-            retries={"max_attempts": 2, "mode": "standard"}, signature_version="s3v4",
-        ),
     }
     if S3_ENDPOINT_URL:
         _s3_options["endpoint_url"] = S3_ENDPOINT_URL
     if S3_ACCESS_KEY_ID:
         _s3_options["access_key"] = S3_ACCESS_KEY_ID
         _s3_options["secret_key"] = S3_SECRET_ACCESS_KEY
-    _exports_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
+    _exports_storage = {"BACKEND": "reports.storage.ExportsS3Storage", "OPTIONS": _s3_options}
 else:
     _exports_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -280,20 +321,27 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE: dict = {
     "reclaim-pending-epochs": {"task": "reports.tasks.reclaim_pending_epochs", "schedule": 300.0},
     "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},
+    # The spool on the worker's host; web hosts drain their own spool in each web process.
+    "drain-spool": {"task": "events.tasks.drain_spool", "schedule": 60.0, "options": {"expires": 55}},
 }
 CELERY_TIMEZONE = "UTC"
+# Exports (up to REPORT_TIME_LIMIT_SECONDS each) have their own queue and workers (Procfile
+# `exports`), so purge reclaims, file deletions and sweeps on the default queue never wait behind them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+EXPORTS_QUEUE = "exports"
+CELERY_TASK_ROUTES = {"reports.tasks.export_report": {"queue": EXPORTS_QUEUE}}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "eventsite.drf_auth.BasicAuthentication",
+        "eventsite.http.manage.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "eventsite.api.exception_handler",
+    "EXCEPTION_HANDLER": "eventsite.http.manage.drf.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "eventsite.api.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "eventsite.http.manage.drf.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
 
@@ -305,13 +353,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # The compatible API families are plain Django views, described by hand in eventsite/openapi.py.
-    "APPEND_PATHS": openapi_description.PATHS,
-    "APPEND_COMPONENTS": openapi_description.COMPONENTS,
     "ENUM_NAME_OVERRIDES": {"ReportJobStatusEnum": "reports.models.ReportJob.Status"},
     "POSTPROCESSING_HOOKS": [
+        # First: the enum hook names the enums of the hand-described schemas too.
+        "eventsite.http.openapi.compat_api_paths",
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "eventsite.openapi.manage_error_responses",
+        "eventsite.http.openapi.manage_error_responses",
     ],
 }
 
@@ -321,10 +368,9 @@ SPECTACULAR_SETTINGS = {
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
 SESSION_COOKIE_HTTPONLY = True
-if not EMBEDDED and not DEBUG:
+if _production:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -340,7 +386,7 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_tokens"]},
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},

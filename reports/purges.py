@@ -4,24 +4,23 @@ It lives in the reports layer, the highest one a purge touches: besides events i
 export files. Each purge writes a PurgeAudit with a keyed hash of the user id, never the id.
 """
 
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from events.identities import identity_digest
-from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, PurgeAudit
+from events.identities import identity_digest, identity_type_check, user_id_hmac
+from events.models import DataSource, EpochReclaim, PurgeAudit
 from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
+from eventsite.lib.dberrors import database_errors
 from eventsite.lib.errors import InvalidInput
-from reports.models import ReportJob
-from reports.services import report_files_purge
+from eventsite.lib.replica import replica_fence_bump
+from reports.services import report_files_purge_epoch, report_files_purge_events
+from reports.tasks import reclaim_purged_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +42,6 @@ class Actor:
         return cls(label=f"staff user {user.get_username()}", user=user)
 
 
-def user_id_hmac(*, datasource: DataSource, kind: str, digest: str) -> str:
-    """A keyed hash for the audit: proves which user was purged to whoever holds SECRET_KEY."""
-    message = f"{datasource.pk}:{kind}:{digest}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
-
-
 def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
     return {
         "datasource": datasource,
@@ -60,9 +53,7 @@ def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
 
 
 def _digest(kind: str, user_id: str) -> str:
-    if kind not in IDENTITY_TYPES:
-        raise InvalidInput(f"user_id_type must be one of {', '.join(IDENTITY_TYPES)}", field="user_id_type")
-    digest = identity_digest(kind, user_id, where="purge")
+    digest = identity_digest(identity_type_check(kind), user_id, where="purge")
     if digest is None:
         raise InvalidInput("user_id is empty", field="user_id")
     return digest
@@ -76,8 +67,8 @@ def purge_user_preview(*, datasource: DataSource, kind: str, user_id: str) -> in
 
 def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor, suppress: bool = False) -> PurgeAudit:
     digest = _digest(kind, user_id)
-    with transaction.atomic():
-        deleted, pairs = events_purge_user(datasource=datasource, kind=kind, digest=digest)
+    with database_errors(), transaction.atomic():
+        deleted, purged_events = events_purge_user(datasource=datasource, kind=kind, digest=digest)
         if suppress:
             suppression_add(datasource=datasource, kind=kind, digest=digest)
         audit = PurgeAudit.objects.create(
@@ -89,9 +80,12 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
             events_deleted=deleted,
             completed_at=timezone.now(),
         )
+        # Last in the transaction (it locks the fence row until the commit): replica reads
+        # started after this commit wait for the replica to replay it.
+        replica_fence_bump()
     # After the commit, and outside any transaction (object storage): exports that may hold
     # the user's events rerun (if running) or lose their file (if complete).
-    removed = report_files_purge(pairs=pairs)
+    removed = report_files_purge_events(events=purged_events)
     if removed:
         PurgeAudit.objects.filter(pk=audit.pk).update(files_removed=removed)
         audit.files_removed = removed
@@ -104,26 +98,35 @@ def purge_dataset_preview(*, datasource: DataSource) -> int:
 
 def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
     """Hide every event of the datasource now; the rows are deleted in the background."""
-    from reports.tasks import reclaim_purged_epoch  # tasks import this module
-
-    with transaction.atomic():
+    with database_errors(), transaction.atomic():
+        # Which reports can hold this datasource's events is worked out by the background
+        # reclaim, before it deletes the rows: nothing here scans the datasource.
         reclaim = events_purge_dataset_begin(datasource=datasource)
-        # Which reports hold this datasource's events is only known by scanning it (done in
-        # the background reclaim); a report running right now reruns, to be safe.
-        ReportJob.objects.filter(status=ReportJob.Status.RUNNING).update(rerun_required=True)
         audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
         EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
-        transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk, reclaim_purged_epoch))
+        transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk))
+        replica_fence_bump()  # last: see purge_user
     return audit
 
 
-def _enqueue_reclaim(reclaim_id: int, task) -> None:
+def _enqueue_reclaim(reclaim_id: int) -> bool:
     # The events are already invisible; if the broker is down the periodic sweep reclaims
     # later, so a publish failure must neither fail nor stall the purge.
     try:
-        task.apply_async((reclaim_id,), retry=False)
+        reclaim_purged_epoch.apply_async((reclaim_id,), retry=False)
     except Exception:  # noqa: BLE001 - any broker failure
         logger.warning("could not enqueue reclaim %s; the periodic sweep will pick it up", reclaim_id)
+        return False
+    return True
+
+
+def purge_dataset_reclaims_enqueue_pending() -> int:
+    """The periodic sweep: enqueue every reclaim not finished yet (its task may never have
+    been delivered); reclaims are idempotent, so one enqueued twice does no harm."""
+    pending = list(EpochReclaim.objects.filter(finished_at=None).values_list("pk", flat=True))
+    for reclaim_id in pending:
+        _enqueue_reclaim(reclaim_id)
+    return len(pending)
 
 
 def purge_dataset_reclaim(*, reclaim_id: int) -> int:
@@ -132,7 +135,7 @@ def purge_dataset_reclaim(*, reclaim_id: int) -> int:
     if reclaim is None:
         return 0
     pairs = events_customer_product_pairs(datasource=reclaim.datasource, epoch=reclaim.epoch)
-    removed = report_files_purge(pairs=pairs, running_too=False)
+    removed = report_files_purge_epoch(datasource_id=reclaim.datasource_id, epoch=reclaim.epoch, pairs=pairs)
     deleted = events_reclaim_epoch(reclaim=reclaim)
     if reclaim.audit_id is not None:
         PurgeAudit.objects.filter(pk=reclaim.audit_id).update(

@@ -1,0 +1,21 @@
+"""DRF authentication for the management API (kept apart from eventsite/http/manage/drf.py: DRF imports
+authentication classes while rest_framework.views is still loading)."""
+
+from drf_spectacular.authentication import BasicScheme
+from rest_framework import authentication, exceptions
+
+
+class BasicAuthentication(authentication.BasicAuthentication):
+    """DRF's Basic auth, refusing NUL in credentials before django-axes looks them up: no stored user
+    has one, and PostgreSQL refuses NUL in a query (it was a 500; found by fuzzing)."""
+
+    def authenticate_credentials(self, userid, password, request=None):
+        if "\x00" in userid or "\x00" in password:
+            raise exceptions.AuthenticationFailed("Invalid username/password.")
+        return super().authenticate_credentials(userid, password, request)
+
+
+class BasicAuthenticationScheme(BasicScheme):
+    """Describes the subclass above in the OpenAPI schema as drf-spectacular's basicAuth."""
+
+    target_class = "eventsite.http.manage.authentication.BasicAuthentication"
