@@ -154,6 +154,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
 AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
+# How many proxies in front of eventsite append to AUTH_CLIENT_IP_HEADER (see eventsite/http/ratelimit.py).
+AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 1, minimum=1)
 ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 
 SECURE_COOKIES = env_bool("SECURE_COOKIES", True)
@@ -206,7 +208,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # API clients (Basic auth) get a JSON 429 in their family's format; the admin keeps axes' page.
 AXES_LOCKOUT_CALLABLE = "eventsite.http.handlers.lockout_response"
-AXES_IPWARE_META_PRECEDENCE_ORDER = [AUTH_CLIENT_IP_HEADER or "REMOTE_ADDR"]
+# The limiter's client address (ipware would take X-Forwarded-For's first entry, which the client writes).
+AXES_CLIENT_IP_CALLABLE = "eventsite.http.ratelimit.client_address"
 
 # The cache holds rate-limit counters only. Redis in production, shared by every process.
 RATELIMIT_NAMESPACE = "authfail"

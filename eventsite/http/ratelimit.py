@@ -20,12 +20,22 @@ WINDOW_SECONDS = 60
 
 
 def client_address(request: HttpRequest) -> str:
-    # Behind a proxy REMOTE_ADDR is the proxy's; operators set AUTH_CLIENT_IP_HEADER to the
-    # header their proxy writes (e.g. HTTP_X_REAL_IP). Never trust it without a proxy.
+    """The address failed attempts are counted against (django-axes uses it too).
+
+    Without AUTH_CLIENT_IP_HEADER it is REMOTE_ADDR. Behind proxies it is read from that header
+    counting AUTH_TRUSTED_PROXY_COUNT entries from the right: each trusted proxy appends the address it
+    received from, so the entries on the left are whatever the client sent. The first entry of
+    X-Forwarded-For was used before, which let anyone lock out any address or rotate made-up ones and
+    never be limited (issue 11). A header with fewer entries than trusted proxies did not come through
+    all of them: REMOTE_ADDR then, as Werkzeug's ProxyFix does.
+    """
+    remote = request.META.get("REMOTE_ADDR") or "unknown"
     header = settings.AUTH_CLIENT_IP_HEADER
-    if header and request.META.get(header):
-        return request.META[header].split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "unknown")
+    if not header:
+        return remote
+    entries = [entry.strip() for entry in request.META.get(header, "").split(",") if entry.strip()]
+    count = settings.AUTH_TRUSTED_PROXY_COUNT
+    return entries[-count] if len(entries) >= count else remote
 
 
 def _key(scope: str, address: str) -> tuple[str, int]:

@@ -112,3 +112,27 @@ def test_admin_login_locks_out_after_repeated_failures(client, settings):
     locked = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "correct-horse-9"})
     assert locked.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("header, count, expected", [
+    ("203.0.113.9", 1, "203.0.113.9"),                       # X-Real-IP written by the proxy
+    ("6.6.6.6, 203.0.113.9", 1, "203.0.113.9"),              # the client wrote the first entry
+    ("6.6.6.6, 203.0.113.9, 10.0.0.5", 2, "203.0.113.9"),    # a CDN, then a load balancer
+    ("203.0.113.9", 2, "10.1.1.1"),                          # fewer entries than proxies: REMOTE_ADDR
+])
+def test_the_client_address_is_the_right_most_one_added_by_the_trusted_proxies(rf, settings, header, count,
+                                                                               expected):
+    from eventsite.http.ratelimit import client_address
+
+    settings.AUTH_CLIENT_IP_HEADER, settings.AUTH_TRUSTED_PROXY_COUNT = "HTTP_X_FORWARDED_FOR", count
+    assert client_address(rf.get("/", HTTP_X_FORWARDED_FOR=header, REMOTE_ADDR="10.1.1.1")) == expected
+
+
+def test_rotating_made_up_forwarded_addresses_does_not_escape_the_limit(client, datasource, settings):
+    # X-Forwarded-For's first entry was trusted: each made-up one was a fresh address (issue 11, defect 2).
+    settings.AUTH_CLIENT_IP_HEADER, settings.AUTH_FAILURE_LIMIT = "HTTP_X_FORWARDED_FOR", 3
+    statuses = [client.post(URL, {"type": "pv"}, content_type="application/json",
+                            headers={"X-KSense-Tok": "evs_wrong", "X-Forwarded-For": f"6.6.6.{i}, 203.0.113.9"})
+                .status_code for i in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert Event.objects.count() == 0
