@@ -79,10 +79,11 @@ def report_user_authenticate(request: HttpRequest) -> ReportPrincipal:
     credentials = basic_credentials(request)
     if credentials is None:
         raise AuthenticationFailed("Unauthorized")
-    check_auth_failures(request, scope="basic")
+    # Limited before the password is checked: each check is a PBKDF2 run (a quarter of a second of CPU).
+    check_auth_failures(request, scope="basic", username=credentials[0])
     # The request goes along so django-axes can count and lock out this login.
     user = authenticate(request, username=credentials[0], password=credentials[1])
     if user is None or not user.is_active:
-        note_auth_failure(request, scope="basic")
+        note_auth_failure(request, scope="basic", username=credentials[0])
         raise AuthenticationFailed("Unauthorized")
     return report_principal_for(user=user)

@@ -6,6 +6,7 @@ credentials. The cache is Redis in production; if it is down the limiter lets re
 through (fails open): brute-force protection must never take ingest down with it.
 """
 
+import hashlib
 import logging
 import time
 
@@ -38,31 +39,40 @@ def client_address(request: HttpRequest) -> str:
     return entries[-count] if len(entries) >= count else remote
 
 
-def _key(scope: str, address: str) -> tuple[str, int]:
+def _keys(request: HttpRequest, scope: str, username: str | None) -> tuple[list[str], int]:
+    """The counters an attempt is charged to: its address, and for Basic auth its username too (an
+    attacker with many addresses still gets AUTH_FAILURE_LIMIT guesses a minute at one user)."""
     window = int(time.time() // WINDOW_SECONDS)
-    return f"{settings.RATELIMIT_NAMESPACE}:{scope}:{address}:{window}", window
+    keys = [f"{settings.RATELIMIT_NAMESPACE}:{scope}:{client_address(request)}:{window}"]
+    if username is not None:
+        # Hashed: a username is any text the client sends, the key stays short and plain.
+        user = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        keys.append(f"{settings.RATELIMIT_NAMESPACE}:{scope}-user:{user}:{window}")
+    return keys, window
 
 
-def check_auth_failures(request: HttpRequest, *, scope: str) -> None:
-    """Raise TooManyRequests if this address has used up its failed attempts this window."""
-    key, window = _key(scope, client_address(request))
+def check_auth_failures(request: HttpRequest, *, scope: str, username: str | None = None) -> None:
+    """Raise TooManyRequests if this address (or username) has used up its failed attempts this window."""
+    keys, window = _keys(request, scope, username)
     try:
-        failures = caches["ratelimit"].get(key, 0)
+        counts = caches["ratelimit"].get_many(keys)
     except Exception:  # noqa: BLE001 - any cache outage: fail open
         logger.warning("rate-limit cache unavailable; allowing the request")
         return
-    if failures >= settings.AUTH_FAILURE_LIMIT:
+    if any(count >= settings.AUTH_FAILURE_LIMIT for count in counts.values()):
         retry_after = max(1, int((window + 1) * WINDOW_SECONDS - time.time()))
         raise TooManyRequests("Too many failed authentication attempts; retry later", retry_after=retry_after)
 
 
-def note_auth_failure(request: HttpRequest, *, scope: str) -> None:
-    key, _window = _key(scope, client_address(request))
+def note_auth_failure(request: HttpRequest, *, scope: str, username: str | None = None) -> None:
+    keys, _window = _keys(request, scope, username)
     cache = caches["ratelimit"]
-    try:
-        if not cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
-            cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
-    except Exception:  # noqa: BLE001 - any cache outage: fail open
-        logger.warning("rate-limit cache unavailable; failure not counted")
+    for key in keys:
+        try:
+            if not cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
+                cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
+        except Exception:  # noqa: BLE001 - any cache outage: fail open
+            logger.warning("rate-limit cache unavailable; failure not counted")
+            return

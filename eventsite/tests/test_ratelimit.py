@@ -134,5 +134,38 @@ def test_rotating_made_up_forwarded_addresses_does_not_escape_the_limit(client, 
     statuses = [client.post(URL, {"type": "pv"}, content_type="application/json",
                             headers={"X-KSense-Tok": "evs_wrong", "X-Forwarded-For": f"6.6.6.{i}, 203.0.113.9"})
                 .status_code for i in range(5)]
-    assert statuses == [401, 401, 401, 429, 429]
+    assert all(status in (401, 403) for status in statuses[:3]) and statuses[3:] == [429, 429]
     assert Event.objects.count() == 0
+
+
+def basic(username: str, password: str, address: str) -> dict:
+    import base64
+
+    encoded = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"headers": {"Authorization": f"Basic {encoded}"}, "REMOTE_ADDR": address}
+
+
+def test_management_basic_auth_is_limited_per_address_before_any_password_check(client, settings):
+    # Each attempt ran PBKDF2, unlimited: unknown-username floods filled both cores (issue 11, defect 3).
+    from axes.models import AccessAttempt
+
+    settings.AUTH_FAILURE_LIMIT = 3
+    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    statuses = [client.get("/api/manage/datasources/", **basic(f"nobody{i}", "x", "10.7.7.7")).status_code
+                for i in range(5)]
+    assert all(status in (401, 403) for status in statuses[:3]) and statuses[3:] == [429, 429]
+    limited = client.get("/api/manage/datasources/", **basic("nobody9", "x", "10.7.7.7"))
+    assert limited.json()["code"] == "TOO_MANY_REQUESTS" and int(limited["Retry-After"]) >= 1
+    # Only the three checked attempts reached the password check (django-axes logs each failure).
+    assert sorted(AccessAttempt.objects.values_list("username", flat=True)) == ["nobody0", "nobody1", "nobody2"]
+    assert client.get("/api/manage/datasources/", **basic("ops", "long-enough-pass-1", "10.7.7.8")).status_code == 200
+
+
+def test_basic_auth_failures_are_also_limited_per_username_across_addresses(client, settings):
+    # Beside the per-address limit: rotating addresses still gets AUTH_FAILURE_LIMIT guesses a minute at a user.
+    settings.AUTH_FAILURE_LIMIT = 3
+    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    statuses = [client.get("/api/manage/datasources/", **basic("ops", "wrong", f"10.6.0.{i}")).status_code
+                for i in range(4)]
+    assert all(status in (401, 403) for status in statuses[:3]) and statuses[3] == 429
+    assert client.get("/api/manage/datasources/", **basic("someone", "wrong", "10.6.1.1")).status_code in (401, 403)
