@@ -209,7 +209,7 @@ AXES_RESET_ON_SUCCESS = True
 # API clients (Basic auth) get a JSON 429 in their family's format; the admin keeps axes' page.
 AXES_LOCKOUT_CALLABLE = "eventsite.http.handlers.lockout_response"
 # The limiter's client address (ipware would take X-Forwarded-For's first entry, which the client writes).
-AXES_CLIENT_IP_CALLABLE = "eventsite.http.ratelimit.client_address"
+AXES_CLIENT_IP_CALLABLE = "eventsite.http.ratelimit.client_ip_for_axes"
 
 # The cache holds rate-limit counters only. Redis in production, shared by every process.
 RATELIMIT_NAMESPACE = "authfail"

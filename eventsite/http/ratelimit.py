@@ -7,6 +7,7 @@ through (fails open): brute-force protection must never take ingest down with it
 """
 
 import hashlib
+import ipaddress
 import logging
 import time
 
@@ -37,6 +38,17 @@ def client_address(request: HttpRequest) -> str:
     entries = [entry.strip() for entry in request.META.get(header, "").split(",") if entry.strip()]
     count = settings.AUTH_TRUSTED_PROXY_COUNT
     return entries[-count] if len(entries) >= count else remote
+
+
+def client_ip_for_axes(request: HttpRequest) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: client_address, or None when it is not an IP address (axes stores it in an
+    inet column on PostgreSQL, which refuses anything else)."""
+    address = client_address(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return address
 
 
 def _keys(request: HttpRequest, scope: str, username: str | None) -> tuple[list[str], int]:
