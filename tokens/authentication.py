@@ -73,8 +73,3 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
                 if not database_unavailable(error):  # bookkeeping only: an outage must not refuse the request
                     raise
     return token
-
-
-def token_recently_verified(*, raw: str) -> bool:
-    """True if this process verified raw moments ago (it sits in the token cache)."""
-    return len(raw) <= MAX_TOKEN_LENGTH and token_cache.get(token_hash(raw)) is not None
