@@ -60,7 +60,12 @@ bench: install-dev
 ## against a live gunicorn on PostgreSQL (pytest-django creates test_<name of FUZZ_DATABASE_URL> and drops it)
 FUZZ_EXAMPLES ?= 500
 FUZZ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventsite_fuzz
+## It also runs the parser property tests (pytest -m properties) with the `fuzz` Hypothesis profile
+## (20,000 examples per test; PROPERTY_EXAMPLES=N to choose), on the same database.
+PROPERTY_EXAMPLES ?=
 fuzz: install-dev
+	EVENTSITE_TESTING=1 DATABASE_URL=$(FUZZ_DATABASE_URL) EVENTSITE_HYPOTHESIS_PROFILE=fuzz \
+		EVENTSITE_HYPOTHESIS_EXAMPLES=$(PROPERTY_EXAMPLES) $(BIN)/python -m pytest -m properties $(PYTEST_ARGS)
 	EVENTSITE_TESTING=1 DATABASE_URL=$(FUZZ_DATABASE_URL) EVENTSITE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(BIN)/python -m pytest tests/test_fuzz_api.py $(PYTEST_ARGS)
 

@@ -6,13 +6,13 @@ DATABASE_URL, REDIS_URL and the S3_* variables switch to PostgreSQL, Redis and S
 A malformed value stops start-up with a one-line message naming the variable.
 """
 
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
 from eventsite.lib.env import ConfigurationError, env_bool, env_choice, env_int, env_list, env_str
+from eventsite.lib.files import DIR_MODE, FILE_MODE, private_dir, private_file, secret_key_from
 from eventsite.ops import multiproc
 
 # Metrics of all processes add up through files (when METRICS_TOKEN is set); before any metric exists.
@@ -33,12 +33,7 @@ if not SECRET_KEY:
     if not EMBEDDED and not TESTING:
         raise ConfigurationError("SECRET_KEY must be set when DATABASE_URL is set (production)")
     # Embedded mode keeps a generated key on disk so sessions survive restarts.
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+    SECRET_KEY = secret_key_from(private_dir(VAR_DIR) / "secret_key")
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS",
@@ -61,10 +56,10 @@ if DATABASE_URL:
     _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3, minimum=1))
     _db["OPTIONS"].setdefault("application_name", "eventsite")
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(VAR_DIR / "eventsite.sqlite3"),
+        # Sessions and password hashes: 0600 in a 0700 var/ (SQLite would create it 0644).
+        "NAME": str(private_file(private_dir(VAR_DIR) / "eventsite.sqlite3")),
         # WAL + IMMEDIATE transactions let the web and worker processes share the file
         # without "database is locked" errors under ordinary load.
         "OPTIONS": {
@@ -163,6 +158,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
 AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
+# How many proxies in front of eventsite append to AUTH_CLIENT_IP_HEADER (see eventsite/http/ratelimit.py).
+AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 1, minimum=1)
 ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 
 SECURE_COOKIES = env_bool("SECURE_COOKIES", True)
@@ -231,7 +228,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # API clients (Basic auth) get a JSON 429 in their family's format; the admin keeps axes' page.
 AXES_LOCKOUT_CALLABLE = "eventsite.http.handlers.lockout_response"
-AXES_IPWARE_META_PRECEDENCE_ORDER = [AUTH_CLIENT_IP_HEADER or "REMOTE_ADDR"]
+# The limiter's client address (ipware would take X-Forwarded-For's first entry, which the client writes).
+AXES_CLIENT_IP_CALLABLE = "eventsite.http.ratelimit.client_ip_for_axes"
 
 # The cache holds rate-limit counters only. Redis in production, shared by every process.
 RATELIMIT_NAMESPACE = "authfail"
@@ -304,7 +302,8 @@ if S3_BUCKET:
 else:
     _exports_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "exports")},
+        "OPTIONS": {"location": str(VAR_DIR / "exports"), "file_permissions_mode": FILE_MODE,
+                    "directory_permissions_mode": DIR_MODE},
     }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -323,8 +322,8 @@ if REDIS_URL:
 else:
     _queue_dir = VAR_DIR / "celery" / "queue"
     _processed_dir = VAR_DIR / "celery" / "processed"
-    for _d in (_queue_dir, _processed_dir):
-        _d.mkdir(parents=True, exist_ok=True)
+    for _d in (VAR_DIR, _queue_dir.parent, _queue_dir, _processed_dir):
+        private_dir(_d)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
