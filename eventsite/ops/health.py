@@ -7,7 +7,6 @@ started again (one thread per check and process at most); it reports "timeout" u
 Answers carry no version, host name or error text: only each check's status and timing.
 """
 
-import importlib.util
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,8 @@ import orjson
 from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse
+
+from events.spool import spool_status
 
 OK, FAILED, TIMEOUT = "ok", "failed", "timeout"
 
@@ -70,18 +71,8 @@ def check_storage() -> dict:
     return {}
 
 
-def spool_status() -> dict | None:
-    """The ingest spool's state, when this build has one (events.spool.spool_status)."""
-    if importlib.util.find_spec("events.spool") is None:
-        return None
-    from events import spool
-
-    status = getattr(spool, "spool_status", None)
-    return status() if status is not None else None
-
-
 def check_spool() -> dict:
-    status = spool_status() or {}
+    status = spool_status()
     # The spool exists so that ingest goes on when the database does not: a full spool (or an
     # old one) is reported, and fails readiness only when the spool can take nothing more.
     details = {key: status.get(key) for key in ("records", "bytes", "oldest_record_age_seconds") if key in status}
@@ -93,10 +84,7 @@ def check_spool() -> dict:
 
 
 def checks() -> dict[str, Callable[[], dict]]:
-    registered = {"database": check_database, "broker": check_broker, "storage": check_storage}
-    if importlib.util.find_spec("events.spool") is not None:
-        registered["spool"] = check_spool
-    return registered
+    return {"database": check_database, "broker": check_broker, "storage": check_storage, "spool": check_spool}
 
 
 _running: dict[str, threading.Thread] = {}

@@ -14,20 +14,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 
 import eventsite.lib.metrics  # noqa: F401 - registers the series, so they are listed from the start
+from events.spool import spool_status
 from eventsite.ops.multiproc import ENV
 
 
 class SpoolCollector:
-    """The spool's size and age, read from events.spool at scrape time (when this build has a spool)."""
+    """The spool's size and age on this host, read from events.spool at scrape time."""
 
     def collect(self):
-        from eventsite.ops.health import spool_status
-
         try:
             status = spool_status()
         except Exception:  # noqa: BLE001 - a scrape must not fail because the spool cannot be read
-            status = None
-        if status is None:
             return
         yield GaugeMetricFamily("eventsite_spool_records", "Ingest batches waiting in the spool.",
                                 value=status.get("records") or 0)

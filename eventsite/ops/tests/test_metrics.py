@@ -166,14 +166,23 @@ def test_a_failed_admin_login_is_a_failed_authentication(client, metrics_on):
     assert moved(before, after, "eventsite_auth_failures_total", family="admin") == 1
 
 
-def test_the_spool_is_exposed_when_this_build_has_one(client, metrics_on):
-    from eventsite.ops.health import spool_status
+def test_the_spool_gauges_count_what_waits_in_it(client, metrics_on, settings, tmp_path):
+    import uuid
 
-    text = client.get("/metrics", headers=AUTH).content.decode()
-    if spool_status() is None:
-        assert "eventsite_spool_records" not in text
-    else:
-        names = {family.name for family in text_string_to_metric_families(text)}
-        assert {"eventsite_spool_records", "eventsite_spool_bytes", "eventsite_spool_oldest_age_seconds"} <= names
+    from django.utils import timezone
 
+    from events.parsing import IngestLimits, ksense_rows
+    from events.spool import spool_append, spool_seal
 
+    settings.SPOOL_DIR = str(tmp_path / "spool")
+    before = {family.name: family for family in text_string_to_metric_families(
+        client.get("/metrics", headers=AUTH).content.decode())}
+    assert before["eventsite_spool_records"].samples[0].value == 0
+    rows = ksense_rows([{"type": "pv"}, {"type": "pv"}], limits=IngestLimits.from_settings(), now=timezone.now())
+    spool_append(batch=uuid.uuid4(), datasource_id=1, received_at=timezone.now(), rows=rows)
+    spool_seal()
+    after = {family.name: family for family in text_string_to_metric_families(
+        client.get("/metrics", headers=AUTH).content.decode())}
+    assert after["eventsite_spool_records"].samples[0].value == 1
+    assert after["eventsite_spool_bytes"].samples[0].value > 0
+    assert after["eventsite_spool_oldest_age_seconds"].samples[0].value >= 0
