@@ -36,3 +36,10 @@ def _fresh_rate_limits(settings):
     import uuid
 
     settings.RATELIMIT_NAMESPACE = f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def _no_console_flusher_thread(settings):
+    # Rejected-request counts are flushed by a background thread in servers; in-process tests
+    # flush explicitly (a thread writing to the test database at random moments would race them).
+    settings.CONSOLE_FLUSH_SECONDS = 0

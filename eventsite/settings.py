@@ -87,6 +87,8 @@ try:
     INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
     # How long a web process may reuse a token lookup (revocation elsewhere takes this long).
     TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
+    # How often a web process writes its rejected-request counts for the console (0: never by itself).
+    CONSOLE_FLUSH_SECONDS = env_int("CONSOLE_FLUSH_SECONDS", 10, minimum=0)
 
     # Reports
     REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)
@@ -123,7 +125,8 @@ except ConfigurationError as exc:
     _fail(str(exc))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the console's site (overview as the index, health panel, lockouts).
+    "eventsite.console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -137,6 +140,7 @@ INSTALLED_APPS = [
     "events",
     "tokens",
     "reports",
+    "eventsite.console",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +288,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE: dict = {
     "reclaim-pending-epochs": {"task": "reports.tasks.reclaim_pending_epochs", "schedule": 300.0},
     "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},
+    # The console's event counts (eventsite/console/rollup.py); also the workers' heartbeat.
+    "console-rollup-events": {"task": "eventsite.console.tasks.rollup_events", "schedule": 30.0},
 }
 CELERY_TIMEZONE = "UTC"
 
