@@ -1,0 +1,97 @@
+"""The health panel and the stalled-report flags: each check answers, in bounded time, in words."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from eventsite.console.health import HEARTBEAT_STALE, health_checks
+from eventsite.console.models import TaskRun
+from reports.models import ReportJob
+
+pytestmark = pytest.mark.django_db
+
+
+def by_name(checks):
+    return {check.name: check for check in checks}
+
+
+def test_the_health_page_answers_with_every_check(admin_client, settings):
+    response = admin_client.get("/admin/health/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in ("Workers (heartbeat)", "Workers (ping)", "Task queue", "Object storage", "Database size",
+                 "Oldest running report", "Ingest spool", "Scheduled: sweep-report-jobs",
+                 "Scheduled: console-rollup-events"):
+        assert f'data-check="{name}"' in html, name
+
+
+def test_without_any_task_run_the_heartbeat_says_to_start_a_worker(db):
+    check = by_name(health_checks(live=False))["Workers (heartbeat)"]
+    assert check.state == "failed"
+    assert "celery -A eventsite worker" in check.action
+
+
+def test_a_task_run_by_celery_is_recorded_as_the_heartbeat_and_as_its_sweep(db):
+    from eventsite.celery import app
+    from eventsite.console.tasks import rollup_events
+
+    app.conf.task_always_eager = True
+    try:
+        rollup_events.delay()
+    finally:
+        app.conf.task_always_eager = False
+
+    run = TaskRun.objects.get(name="eventsite.console.tasks.rollup_events")
+    assert run.runs == 1 and run.last_state == "SUCCESS"
+    checks = by_name(health_checks(live=False))
+    assert checks["Workers (heartbeat)"].state == "ok"
+    assert checks["Scheduled: console-rollup-events"].state == "ok"
+    assert checks["Scheduled: sweep-report-jobs"].state == "warning"  # never ran here
+
+
+def test_local_storage_and_the_database_size_are_reported(db):
+    checks = by_name(health_checks())
+    assert checks["Object storage"].state == "ok"
+    assert checks["Database size"].state == "ok" and "MiB" in checks["Database size"].summary
+    assert checks["Task queue"].state in ("ok", "unknown")
+    assert checks["Workers (ping)"].state in ("failed", "unknown")  # no worker runs in this test
+
+
+def make_running_job(minutes_ago: int) -> ReportJob:
+    job = ReportJob.objects.create(id=uuid.uuid4(), customer="TGAM", product="WATCHLIST")
+    started = timezone.now() - timedelta(minutes=minutes_ago)
+    ReportJob.objects.filter(pk=job.pk).update(created_at=started, started_at=started)
+    job.refresh_from_db()
+    return job
+
+
+def test_a_report_running_with_no_worker_alive_is_flagged_in_the_list_and_on_its_page(admin_client):
+    job = make_running_job(minutes_ago=12)
+
+    listing = admin_client.get("/admin/reports/reportjob/", follow=True).content.decode()
+    page = admin_client.get(f"/admin/reports/reportjob/{job.pk}/change/").content.decode()
+
+    for html in (listing, page):
+        assert "Stalled: RUNNING for 12" in html
+        assert "Start a worker" in html
+    check = by_name(health_checks(live=False))["Oldest running report"]
+    assert check.state == "failed" and job.source in check.summary
+
+
+def test_a_report_running_while_workers_answer_is_not_flagged(admin_client):
+    make_running_job(minutes_ago=12)
+    TaskRun.objects.create(name="eventsite.console.tasks.rollup_events", last_finished_at=timezone.now(), runs=1)
+
+    listing = admin_client.get("/admin/reports/reportjob/").content.decode()
+
+    assert "Stalled" not in listing
+    assert by_name(health_checks(live=False))["Oldest running report"].state == "ok"
+
+
+def test_a_stale_heartbeat_is_a_dead_worker(admin_client):
+    make_running_job(minutes_ago=30)
+    TaskRun.objects.create(name="x", last_finished_at=timezone.now() - HEARTBEAT_STALE - timedelta(minutes=1))
+    assert "Stalled" in admin_client.get("/admin/reports/reportjob/").content.decode()
+    assert "Stalled" in admin_client.get("/admin/").content.decode()  # the overview's health summary
