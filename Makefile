@@ -54,6 +54,7 @@ fuzz: install
 
 lint: install
 	$(BIN)/python -m ruff check . || true
+	$(BIN)/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf $(VENV) var/eventsite.sqlite3* var/celery var/exports var/static

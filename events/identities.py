@@ -30,10 +30,16 @@ def normalize_identity_value(kind: str, value: str) -> str:
     return value.strip()
 
 
+def identity_type_check(kind: str, *, field: str = "user_id_type") -> str:
+    """kind, if it is one of the identity types; the one check ingest, purges and suppressions share."""
+    if kind not in IDENTITY_TYPES:
+        raise InvalidInput(f"{field} must be one of {', '.join(IDENTITY_TYPES)}; {kind!r} is not", field=field)
+    return kind
+
+
 def identity_digest(kind: str, value, *, where: str = "user_id") -> str | None:
     """SHA-256 hex of a normalised identity, or None for an absent/empty value."""
-    if kind not in IDENTITY_TYPES:
-        raise InvalidInput(f"{kind!r} is not a user id type; use one of {', '.join(IDENTITY_TYPES)}", field=kind)
+    identity_type_check(kind, field=kind)
     if value is None:
         return None
     # Numeric user ids are common (Jitsu's user.id); contact identities must be text.

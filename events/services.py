@@ -11,13 +11,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from events.identities import identity_type_check
 from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
 from events.parsing import EventRow
-from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
+from eventsite.lib.dberrors import database_errors
+from eventsite.lib.errors import Conflict, InvalidInput
 
 _COPY_COLUMNS = (
     "datasource_id",
@@ -37,6 +39,7 @@ COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN
 # COPY's text format: backslash, tab, newline and carriage return must be escaped.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _REPLACE_ATTEMPTS = 3
+STORE_UNAVAILABLE = "The event store is unavailable; nothing was stored, retry shortly"
 # Small batches without client ids go in as one INSERT statement: one round trip that
 # commits by itself, where COPY needs BEGIN, a lock, COPY and COMMIT.
 ONE_STATEMENT_MAX_ROWS = 20
@@ -63,23 +66,28 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
     batch = uuid.uuid4()
     rows = _last_of_each_event_id(rows)
     dropped = 0
-    if datasource.has_suppressions:
-        try:
+    with database_errors(unavailable=STORE_UNAVAILABLE):
+        if datasource.has_suppressions:
             rows, dropped = _drop_suppressed(datasource, rows)
-        except (OperationalError, InterfaceError) as exc:
-            raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
-        if not rows:
-            return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
-    one_statement = (
-        connection.vendor == "postgresql"
-        and len(rows) <= ONE_STATEMENT_MAX_ROWS
-        and all(row.event_id is None for row in rows)
-    )
+            if not rows:
+                return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
+        one_statement = (
+            connection.vendor == "postgresql"
+            and len(rows) <= ONE_STATEMENT_MAX_ROWS
+            and all(row.event_id is None for row in rows)
+        )
+        if one_statement:
+            _insert_in_one_statement(datasource, batch, received_at, rows)
+        else:
+            _write_replacing_event_ids(datasource, batch, received_at, rows)
+    return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
+
+
+def _write_replacing_event_ids(datasource: DataSource, batch: uuid.UUID, received_at: datetime,
+                               rows: list[EventRow]) -> None:
+    """One transaction: delete the stored events whose client event_id the batch repeats, then write."""
     for attempt in range(_REPLACE_ATTEMPTS):
         try:
-            if one_statement:
-                _insert_in_one_statement(datasource, batch, received_at, rows)
-                return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
             with transaction.atomic():
                 epoch = _current_epoch(datasource)
                 client_ids = [row.event_id for row in rows if row.event_id is not None]
@@ -89,17 +97,12 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
                     _copy_rows(datasource.pk, epoch, batch, received_at, rows)
                 else:
                     _bulk_create_rows(datasource.pk, epoch, batch, received_at, rows)
-            return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
+            return
         except IntegrityError:
             # Two requests raced to replace the same event_id; the loser retries and now
             # sees the winner's committed row, which it replaces.
             if attempt == _REPLACE_ATTEMPTS - 1:
                 raise Conflict("The same event_id is being written concurrently; retry the request") from None
-        except (OperationalError, InterfaceError) as exc:
-            raise ServiceUnavailable("The event store is unavailable; nothing was stored, retry shortly") from exc
-        except DataError as exc:
-            raise InvalidInput(f"An event holds a value the database cannot store: {exc}".strip()) from exc
-    raise AssertionError("unreachable")
 
 
 def _current_epoch(datasource: DataSource) -> int:
@@ -213,9 +216,7 @@ RECLAIM_CHUNK = 10_000
 
 
 def _identity_column(kind: str) -> str:
-    if kind not in IDENTITY_TYPES:
-        raise InvalidInput(f"user_id_type must be one of {', '.join(IDENTITY_TYPES)}", field="user_id_type")
-    return f"user_{kind}"
+    return f"user_{identity_type_check(kind)}"
 
 
 def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tuple[int, set[tuple[str, str]]]:

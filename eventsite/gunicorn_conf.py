@@ -1,14 +1,15 @@
 """gunicorn settings for both run modes (`gunicorn -c python:eventsite.gunicorn_conf`)."""
 
-import os
 import re
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+from eventsite.lib.env import env_int, env_str
+
+bind = f"{env_str('HOST', '127.0.0.1')}:{env_int('PORT', 8000, minimum=0)}"
+workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
+threads = env_int("WEB_THREADS", 4, minimum=1)
 worker_class = "gthread" if threads > 1 else "sync"
-timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
-accesslog = os.environ.get("ACCESS_LOG", "-") or None
+timeout = env_int("WEB_TIMEOUT", 30, minimum=1)
+accesslog = env_str("ACCESS_LOG", "-") or None
 # The request line goes through %(U)s (path only) plus a scrubbed query string, so tokens
 # passed as ?token= / ?tok= never reach the access log.
 access_log_format = '%(h)s "%(m)s %(U)s%({x-scrubbed-query}i)s" %(s)s %(B)s %(M)sms'

@@ -7,122 +7,117 @@ A malformed value stops start-up with a one-line message naming the variable.
 """
 
 import secrets
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from eventsite import openapi as openapi_description
-from eventsite.lib.env import ConfigurationError, env_bool, env_int, env_list, env_str
+from eventsite.lib.env import ConfigurationError, env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("EVENTSITE_VAR_DIR", str(BASE_DIR / "var")))
 
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+EMBEDDED = not DATABASE_URL
+# The test suite runs against PostgreSQL without production secrets.
+TESTING = env_bool("EVENTSITE_TESTING", False)
+DEBUG = env_bool("DEBUG", False)
 
-def _fail(message: str) -> None:
-    sys.stderr.write(f"eventsite: configuration error: {message}\n")
-    raise SystemExit(2)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not EMBEDDED and not TESTING:
+        raise ConfigurationError("SECRET_KEY must be set when DATABASE_URL is set (production)")
+    # Embedded mode keeps a generated key on disk so sessions survive restarts.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    SECRET_KEY = key_file.read_text().strip()
 
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS",
+    ["127.0.0.1", "localhost", "[::1]", "testserver"] if EMBEDDED or TESTING else []
+)
+if not EMBEDDED and not ALLOWED_HOSTS:
+    raise ConfigurationError("ALLOWED_HOSTS must be set when DATABASE_URL is set (comma-separated host names)")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
-try:
-    DATABASE_URL = env_str("DATABASE_URL")
-    REDIS_URL = env_str("REDIS_URL")
-    EMBEDDED = not DATABASE_URL
-    # The test suite runs against PostgreSQL without production secrets.
-    TESTING = env_bool("EVENTSITE_TESTING", False)
-    DEBUG = env_bool("DEBUG", False)
+if DATABASE_URL:
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+        raise ConfigurationError("DATABASE_URL must be a postgres:// or postgresql:// URL")
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+    except ValueError as exc:
+        raise ConfigurationError(f"DATABASE_URL is malformed: {exc}") from None
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db.setdefault("OPTIONS", {})
+    # Fail fast when PostgreSQL is unreachable: ingest answers 503 instead of hanging.
+    _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3, minimum=1))
+    _db["OPTIONS"].setdefault("application_name", "eventsite")
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(VAR_DIR / "eventsite.sqlite3"),
+        # WAL + IMMEDIATE transactions let the web and worker processes share the file
+        # without "database is locked" errors under ordinary load.
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
+DATABASES = {"default": _db}
 
-    SECRET_KEY = env_str("SECRET_KEY")
-    if not SECRET_KEY:
-        if not EMBEDDED and not TESTING:
-            raise ConfigurationError("SECRET_KEY must be set when DATABASE_URL is set (production)")
-        # Embedded mode keeps a generated key on disk so sessions survive restarts.
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key_file = VAR_DIR / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(50))
-            key_file.chmod(0o600)
-        SECRET_KEY = key_file.read_text().strip()
+# Ingest limits (stated in the README).
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 64 * 1024, minimum=256)
+INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
+INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
+# How long a web process may reuse a token lookup (revocation elsewhere takes this long).
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
+# How often a web process writes its rejected-request counts for the console (0: never by itself).
+CONSOLE_FLUSH_SECONDS = env_int("CONSOLE_FLUSH_SECONDS", 10, minimum=0)
 
-    ALLOWED_HOSTS = env_list(
-        "ALLOWED_HOSTS",
-        ["127.0.0.1", "localhost", "[::1]", "testserver"] if EMBEDDED or TESTING else []
-    )
-    if not EMBEDDED and not ALLOWED_HOSTS:
-        raise ConfigurationError("ALLOWED_HOSTS must be set when DATABASE_URL is set (comma-separated host names)")
-    CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Reports
+REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)
+REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7, minimum=1)
+REPORT_MAX_ROWS = env_int("REPORT_MAX_ROWS", 50_000_000, minimum=1)
+REPORT_TIME_LIMIT_SECONDS = env_int("REPORT_TIME_LIMIT_SECONDS", 3600, minimum=1)
+# Hard limits on background tasks (a purge reclaim deletes in 10k-row chunks; sweeps are short).
+RECLAIM_TIME_LIMIT_SECONDS = env_int("RECLAIM_TIME_LIMIT_SECONDS", 3600, minimum=1)
+SWEEP_TIME_LIMIT_SECONDS = env_int("SWEEP_TIME_LIMIT_SECONDS", 600, minimum=1)
+# How long Redis keeps a task a dead worker had taken before handing it to another.
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", REPORT_TIME_LIMIT_SECONDS + 600, minimum=1)
 
-    if DATABASE_URL:
-        if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
-            raise ConfigurationError("DATABASE_URL must be a postgres:// or postgresql:// URL")
-        try:
-            _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
-        except ValueError as exc:
-            raise ConfigurationError(f"DATABASE_URL is malformed: {exc}") from None
-        _db["CONN_HEALTH_CHECKS"] = True
-        _db.setdefault("OPTIONS", {})
-        # Fail fast when PostgreSQL is unreachable: ingest answers 503 instead of hanging.
-        _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3, minimum=1))
-        _db["OPTIONS"].setdefault("application_name", "eventsite")
-    else:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        _db = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "eventsite.sqlite3"),
-            # WAL + IMMEDIATE transactions let the web and worker processes share the file
-            # without "database is locked" errors under ordinary load.
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
-    DATABASES = {"default": _db}
+# Object storage: S3 when S3_BUCKET is set, the local disk otherwise.
+S3_BUCKET = env_str("S3_BUCKET")
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
+S3_REGION = env_str("S3_REGION", "us-east-1")
+S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
+S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
+if S3_BUCKET and not (S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY) and env_bool("S3_REQUIRE_KEYS", False):
+    raise ConfigurationError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_BUCKET")
+S3_TIMEOUT_SECONDS = env_int("S3_TIMEOUT_SECONDS", 5, minimum=1)
 
-    # Ingest limits (stated in the README).
-    INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
-    INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 64 * 1024, minimum=256)
-    INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
-    INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
-    # How long a web process may reuse a token lookup (revocation elsewhere takes this long).
-    TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
-    # How often a web process writes its rejected-request counts for the console (0: never by itself).
-    CONSOLE_FLUSH_SECONDS = env_int("CONSOLE_FLUSH_SECONDS", 10, minimum=0)
+# Production runs behind TLS: redirect plain HTTP and send HSTS (a proxy may terminate
+# TLS and set X-Forwarded-Proto). Off in embedded mode, which serves 127.0.0.1 over HTTP.
+_production = not EMBEDDED and not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _production and not TESTING)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _production else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
-    # Reports
-    REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)
-    REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7, minimum=1)
-    REPORT_MAX_ROWS = env_int("REPORT_MAX_ROWS", 50_000_000, minimum=1)
-    REPORT_TIME_LIMIT_SECONDS = env_int("REPORT_TIME_LIMIT_SECONDS", 3600, minimum=1)
-    # How long Redis keeps a task a dead worker had taken before handing it to another.
-    BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", REPORT_TIME_LIMIT_SECONDS + 600, minimum=1)
+AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
+AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
+ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 
-    # Object storage: S3 when S3_BUCKET is set, the local disk otherwise.
-    S3_BUCKET = env_str("S3_BUCKET")
-    S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
-    S3_REGION = env_str("S3_REGION", "us-east-1")
-    S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
-    S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
-    if S3_BUCKET and not (S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY) and env_bool("S3_REQUIRE_KEYS", False):
-        raise ConfigurationError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_BUCKET")
-    S3_TIMEOUT_SECONDS = env_int("S3_TIMEOUT_SECONDS", 5, minimum=1)
+SECURE_COOKIES = env_bool("SECURE_COOKIES", True)
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 
-    # Production runs behind TLS: redirect plain HTTP and send HSTS (a proxy may terminate
-    # TLS and set X-Forwarded-Proto). Off in embedded mode, which serves 127.0.0.1 over HTTP.
-    _production = not EMBEDDED and not DEBUG
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _production and not TESTING)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _production else 0, minimum=0)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-
-    AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
-    AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
-    ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
-
-    SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
-except ConfigurationError as exc:
-    _fail(str(exc))
+SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
 
 INSTALLED_APPS = [
     # django.contrib.admin with the console's site (overview as the index, health panel, lockouts).
@@ -140,6 +135,7 @@ INSTALLED_APPS = [
     "events",
     "tokens",
     "reports",
+    # After the apps: extends their admin with the pages that span them (purges).
     "eventsite.console",
 ]
 
@@ -166,7 +162,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # API clients (Basic auth) get a JSON 429 in their family's format; the admin keeps axes' page.
-AXES_LOCKOUT_CALLABLE = "eventsite.handlers.lockout_response"
+AXES_LOCKOUT_CALLABLE = "eventsite.http.handlers.lockout_response"
 AXES_IPWARE_META_PRECEDENCE_ORDER = [AUTH_CLIENT_IP_HEADER or "REMOTE_ADDR"]
 
 # The cache holds rate-limit counters only. Redis in production, shared by every process.
@@ -223,8 +219,6 @@ STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
 
 if S3_BUCKET:
-    from botocore.config import Config as BotoConfig
-
     _s3_options = {
         "bucket_name": S3_BUCKET,
         "region_name": S3_REGION,
@@ -232,18 +226,13 @@ if S3_BUCKET:
         "file_overwrite": True,
         "querystring_auth": True,
         "querystring_expire": REPORT_LINK_SECONDS,
-        # Fail fast when S3 is down; the export job is then FAILED with the reason.
-        "client_config": BotoConfig(
-            connect_timeout=S3_TIMEOUT_SECONDS, read_timeout=S3_TIMEOUT_SECONDS * 6,
-            retries={"max_attempts": 2, "mode": "standard"}, signature_version="s3v4",
-        ),
     }
     if S3_ENDPOINT_URL:
         _s3_options["endpoint_url"] = S3_ENDPOINT_URL
     if S3_ACCESS_KEY_ID:
         _s3_options["access_key"] = S3_ACCESS_KEY_ID
         _s3_options["secret_key"] = S3_SECRET_ACCESS_KEY
-    _exports_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
+    _exports_storage = {"BACKEND": "reports.storage.ExportsS3Storage", "OPTIONS": _s3_options}
 else:
     _exports_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -296,14 +285,14 @@ CELERY_TIMEZONE = "UTC"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "eventsite.drf_auth.BasicAuthentication",
+        "eventsite.http.manage.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "eventsite.api.exception_handler",
+    "EXCEPTION_HANDLER": "eventsite.http.manage.drf.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "eventsite.api.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "eventsite.http.manage.drf.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
 
@@ -315,13 +304,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # The compatible API families are plain Django views, described by hand in eventsite/openapi.py.
-    "APPEND_PATHS": openapi_description.PATHS,
-    "APPEND_COMPONENTS": openapi_description.COMPONENTS,
     "ENUM_NAME_OVERRIDES": {"ReportJobStatusEnum": "reports.models.ReportJob.Status"},
     "POSTPROCESSING_HOOKS": [
+        # First: the enum hook names the enums of the hand-described schemas too.
+        "eventsite.http.openapi.compat_api_paths",
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "eventsite.openapi.manage_error_responses",
+        "eventsite.http.openapi.manage_error_responses",
     ],
 }
 
@@ -331,10 +319,9 @@ SPECTACULAR_SETTINGS = {
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
 SESSION_COOKIE_HTTPONLY = True
-if not EMBEDDED and not DEBUG:
+if _production:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -350,7 +337,7 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_tokens"]},
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},

@@ -4,12 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("events.api.urls")),
-    path("", include("reports.api.urls")),
-    path("api/manage/", include("eventsite.manage_urls")),
+    path("", include("eventsite.http.urls")),
+    path("api/manage/", include("eventsite.http.manage.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 # API paths that match no route answer JSON in their family's format, not Django's HTML page.
-handler404 = "eventsite.handlers.not_found"
+handler404 = "eventsite.http.handlers.not_found"

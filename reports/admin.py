@@ -8,11 +8,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from eventsite.admin import ReadOnlyAdmin
+from eventsite.lib.admin import ReadOnlyAdmin
 from eventsite.lib.errors import DomainError
-from reports.authentication import ReportPrincipal
 from reports.models import ReportJob, ReportUser
-from reports.services import report_job_create, report_link_issue, report_request_parse
+from reports.principals import ReportPrincipal
+from reports.services import ReportRequest, report_job_create, report_link_issue
 
 
 class ReportUserInline(admin.StackedInline):
@@ -86,16 +86,14 @@ class ReportJobAdmin(ReadOnlyAdmin):
         form = ReportStartForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            body = {"filter": {"customer": data["customer"], "product": data["product"]},
-                    "output": {"delimiter": data["delimiter"]}}
-            if data["types"]:
-                body["filter"]["types"] = [t.strip() for t in data["types"].split(",") if t.strip()]
-            for name in ("start", "end"):
-                if data[name]:
-                    body["filter"][name] = int(data[name].timestamp() * 1000)
+            types = [t.strip() for t in data["types"].split(",") if t.strip()] or None
+            bounds = {name: int(data[name].timestamp() * 1000) if data[name] else None for name in ("start", "end")}
+            report_request = ReportRequest(customer=data["customer"], product=data["product"], types=types,
+                                           start_ms=bounds["start"], end_ms=bounds["end"],
+                                           delimiter=data["delimiter"])
             try:
                 job = report_job_create(principal=ReportPrincipal(user=request.user, customer=None),
-                                        request=report_request_parse(body))
+                                        request=report_request)
             except DomainError as error:
                 form.add_error(None, "; ".join(error.details or [error.message]))
             else:

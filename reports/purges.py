@@ -15,13 +15,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from events.identities import identity_digest
-from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, PurgeAudit
+from events.identities import identity_digest, identity_type_check
+from events.models import DataSource, EpochReclaim, PurgeAudit
 from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
+from eventsite.lib.dberrors import database_errors
 from eventsite.lib.errors import InvalidInput
 from reports.models import ReportJob
 from reports.services import report_files_purge
+from reports.tasks import reclaim_purged_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +62,7 @@ def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
 
 
 def _digest(kind: str, user_id: str) -> str:
-    if kind not in IDENTITY_TYPES:
-        raise InvalidInput(f"user_id_type must be one of {', '.join(IDENTITY_TYPES)}", field="user_id_type")
-    digest = identity_digest(kind, user_id, where="purge")
+    digest = identity_digest(identity_type_check(kind), user_id, where="purge")
     if digest is None:
         raise InvalidInput("user_id is empty", field="user_id")
     return digest
@@ -76,7 +76,7 @@ def purge_user_preview(*, datasource: DataSource, kind: str, user_id: str) -> in
 
 def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor, suppress: bool = False) -> PurgeAudit:
     digest = _digest(kind, user_id)
-    with transaction.atomic():
+    with database_errors(), transaction.atomic():
         deleted, pairs = events_purge_user(datasource=datasource, kind=kind, digest=digest)
         if suppress:
             suppression_add(datasource=datasource, kind=kind, digest=digest)
@@ -104,26 +104,35 @@ def purge_dataset_preview(*, datasource: DataSource) -> int:
 
 def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
     """Hide every event of the datasource now; the rows are deleted in the background."""
-    from reports.tasks import reclaim_purged_epoch  # tasks import this module
-
-    with transaction.atomic():
+    with database_errors(), transaction.atomic():
         reclaim = events_purge_dataset_begin(datasource=datasource)
         # Which reports hold this datasource's events is only known by scanning it (done in
         # the background reclaim); a report running right now reruns, to be safe.
         ReportJob.objects.filter(status=ReportJob.Status.RUNNING).update(rerun_required=True)
         audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
         EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
-        transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk, reclaim_purged_epoch))
+        transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk))
     return audit
 
 
-def _enqueue_reclaim(reclaim_id: int, task) -> None:
+def _enqueue_reclaim(reclaim_id: int) -> bool:
     # The events are already invisible; if the broker is down the periodic sweep reclaims
     # later, so a publish failure must neither fail nor stall the purge.
     try:
-        task.apply_async((reclaim_id,), retry=False)
+        reclaim_purged_epoch.apply_async((reclaim_id,), retry=False)
     except Exception:  # noqa: BLE001 - any broker failure
         logger.warning("could not enqueue reclaim %s; the periodic sweep will pick it up", reclaim_id)
+        return False
+    return True
+
+
+def purge_dataset_reclaims_enqueue_pending() -> int:
+    """The periodic sweep: enqueue every reclaim not finished yet (its task may never have
+    been delivered); reclaims are idempotent, so one enqueued twice does no harm."""
+    pending = list(EpochReclaim.objects.filter(finished_at=None).values_list("pk", flat=True))
+    for reclaim_id in pending:
+        _enqueue_reclaim(reclaim_id)
+    return len(pending)
 
 
 def purge_dataset_reclaim(*, reclaim_id: int) -> int:

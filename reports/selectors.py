@@ -3,9 +3,9 @@
 import uuid
 
 from events.models import CatalogEventType
-from reports.authentication import ReportPrincipal
 from reports.exceptions import ReportJobNotFound
 from reports.models import ReportJob
+from reports.principals import ReportPrincipal
 
 SOURCE_PREFIX = "JOB-"
 

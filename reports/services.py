@@ -24,10 +24,11 @@ from events.parsing import malformed_field
 from events.selectors import events_visible
 from eventsite.lib.errors import InvalidInput, ServiceUnavailable
 from reports import storage
-from reports.authentication import ReportPrincipal
 from reports.exceptions import ReportJobRunning, ReportJobUnavailable
 from reports.models import ReportJob, ReportUser
+from reports.principals import ReportPrincipal
 from reports.selectors import report_catalog_width, report_context_keys
+from reports.tasks import export_report
 
 
 @transaction.atomic
@@ -69,39 +70,25 @@ class ReportRequest:
     delimiter: str = "|"
 
 
-def report_request_parse(document) -> ReportRequest:
-    """Validate a Barchart `POST /reports` body; every bad field is listed."""
-    if not isinstance(document, dict) or not isinstance(document.get("filter"), dict):
-        raise InvalidInput("The body must be an object with a filter", details=[malformed_field("filter")])
-    report_filter, output = document["filter"], document.get("output", {})
+def _report_request_problems(request: ReportRequest) -> list[str]:
+    """Every value of a report request that cannot be used (Barchart lists them all)."""
     problems = []
     for name in ("customer", "product"):
-        value = report_filter.get(name)
+        value = getattr(request, name)
         if not isinstance(value, str) or not value or len(value) > 64:
             problems.append(malformed_field(name))
-    types = report_filter.get("types")
-    if types is not None and (not isinstance(types, list) or not types
-                              or not all(isinstance(t, str) and 0 < len(t) <= 200 for t in types)):
+    if request.types is not None and (not request.types or not all(0 < len(t) <= 200 for t in request.types)):
         problems.append(malformed_field("types"))
-    bounds = {}
-    for name in ("start", "end"):
-        value = report_filter.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53):
-            problems.append(malformed_field(name))
-        bounds[name] = value
-    if (isinstance(bounds["start"], int) and isinstance(bounds["end"], int) and not problems
-            and bounds["start"] > bounds["end"]):
+    for name in ("start_ms", "end_ms"):
+        value = getattr(request, name)
+        if value is not None and not 0 <= value < 2**53:
+            problems.append(malformed_field(name.removesuffix("_ms")))
+    if (request.start_ms is not None and request.end_ms is not None and not problems
+            and request.start_ms > request.end_ms):
         problems.append(malformed_field("end") + " It is before start.")
-    if not isinstance(output, dict):
-        problems.append(malformed_field("output"))
-        output = {}
-    delimiter = output.get("delimiter", "|")
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in FORBIDDEN_DELIMITERS:
+    if len(request.delimiter) != 1 or request.delimiter in FORBIDDEN_DELIMITERS:
         problems.append(malformed_field("delimiter") + " Use one character other than a quote or a line break.")
-    if problems:
-        raise InvalidInput("The report request cannot be interpreted", details=problems)
-    return ReportRequest(customer=report_filter["customer"], product=report_filter["product"], types=types,
-                         start_ms=bounds["start"], end_ms=bounds["end"], delimiter=delimiter)
+    return problems
 
 
 def report_job_create(*, principal: ReportPrincipal, request: ReportRequest) -> ReportJob:
@@ -111,8 +98,9 @@ def report_job_create(*, principal: ReportPrincipal, request: ReportRequest) -> 
     is down the job is marked FAILED at once and the caller gets a 503: no job stays RUNNING
     without a worker to run it.
     """
-    from reports.tasks import export_report  # tasks import this module
-
+    problems = _report_request_problems(request)
+    if problems:
+        raise InvalidInput("The report request cannot be interpreted", details=problems)
     principal.check_customer(request.customer)
     job = ReportJob.objects.create(
         requested_by=principal.user, customer=request.customer,

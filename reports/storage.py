@@ -7,8 +7,11 @@ boto3 or OS error. Never call these inside a database transaction.
 import logging
 from pathlib import Path
 
+from botocore.config import Config as BotoConfig
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, storages
+from storages.backends.s3 import S3Storage
 
 from eventsite.lib.errors import ServiceUnavailable
 
@@ -17,6 +20,20 @@ logger = logging.getLogger(__name__)
 
 class StorageUnavailable(ServiceUnavailable):
     code = "STORAGE_UNAVAILABLE"
+
+
+class ExportsS3Storage(S3Storage):
+    """django-storages' S3 backend with this module's client settings: short timeouts and few
+    retries, so a dead S3 fails an export with its reason instead of hanging a worker."""
+
+    def get_default_settings(self):
+        defaults = super().get_default_settings()
+        timeout = settings.S3_TIMEOUT_SECONDS
+        defaults["client_config"] = BotoConfig(
+            connect_timeout=timeout, read_timeout=timeout * 6,
+            retries={"max_attempts": 2, "mode": "standard"}, signature_version="s3v4",
+        )
+        return defaults
 
 
 def _storage():

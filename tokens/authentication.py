@@ -1,19 +1,17 @@
-"""Finding and checking the token of an API request (kSense and Jitsu families).
+"""Checking an API token (kSense, Barchart and Jitsu ingest, kSense purges).
 
-The token may come in the X-KSense-Tok header, an `Authorization: Bearer` header, or the
-`token` / `tok` query parameter (the kSense docs name both). It is never logged.
+Where a request carries its token is the HTTP layer's business (eventsite/http/auth.py);
+here a raw token is verified against the stored hashes. It is never logged.
 """
 
 import hmac
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest
 from django.utils import timezone
 
-from eventsite.lib.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
-from eventsite.ratelimit import check_auth_failures, note_auth_failure
+from eventsite.lib.dberrors import database_errors
+from eventsite.lib.errors import AuthenticationFailed, PermissionDenied
 from tokens.cache import token_cache
 from tokens.models import Token
 from tokens.services import token_hash
@@ -21,8 +19,6 @@ from tokens.services import token_hash
 # last_used_at is written at most this often per token, to keep ingest free of extra writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_TOKEN_LENGTH = 200
-
-
 
 
 def _load_token(digest: str) -> Token | None:
@@ -35,17 +31,6 @@ def _load_token(digest: str) -> Token | None:
     return token
 
 
-def token_from_request(request: HttpRequest) -> str | None:
-    raw = request.headers.get("X-KSense-Tok")
-    if not raw:
-        authorization = request.headers.get("Authorization", "")
-        if authorization[:7].lower() == "bearer ":
-            raw = authorization[7:]
-    if not raw:
-        raw = request.GET.get("token") or request.GET.get("tok")
-    return raw.strip() if raw else None
-
-
 def token_authenticate(*, raw: str | None, scope: str) -> Token:
     """The active token for raw with the given scope, or a 401/403 domain error."""
     if not raw:
@@ -53,7 +38,7 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
     if len(raw) > MAX_TOKEN_LENGTH:
         raise AuthenticationFailed("The token is not valid")
     digest = token_hash(raw)
-    try:
+    with database_errors():
         token = _load_token(digest)
         # The lookup is by hash; comparing the stored hash in constant time as well keeps
         # the check free of timing differences whatever the index does.
@@ -69,21 +54,9 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             Token.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
-    except (OperationalError, InterfaceError) as exc:
-        raise ServiceUnavailable("The database is unavailable; retry shortly") from exc
     return token
 
 
-def authenticate_request(request: HttpRequest, *, scope: str) -> Token:
-    """token_authenticate for a request, with failed attempts rate-limited per address."""
-    raw = token_from_request(request)
-    # A token in the cache was valid moments ago, so it cannot be a guess: the hot path
-    # skips the limiter's cache round trip.
-    if not raw or len(raw) > MAX_TOKEN_LENGTH or token_cache.get(token_hash(raw)) is None:
-        check_auth_failures(request, scope="token")
-    try:
-        return token_authenticate(raw=raw, scope=scope)
-    except AuthenticationFailed:
-        if raw:  # a wrong credential, not a client that simply sent none
-            note_auth_failure(request, scope="token")
-        raise
+def token_recently_verified(*, raw: str) -> bool:
+    """True if this process verified raw moments ago (it sits in the token cache)."""
+    return len(raw) <= MAX_TOKEN_LENGTH and token_cache.get(token_hash(raw)) is not None

@@ -13,6 +13,9 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         # Worker-side bookkeeping of task runs (the health panel's heartbeat and sweep times).
         from eventsite.console import taskruns  # noqa: F401
+        from eventsite.console.rejections import rejections_collect
+
+        rejections_collect()  # this process writes the refused-request counts it makes
 
 
 class ConsoleAdminConfig(admin_apps.AdminConfig):

@@ -7,8 +7,13 @@ the process with one line naming the variable, rather than running half-configur
 import os
 
 
-class ConfigurationError(Exception):
-    """Raised for a malformed environment variable; the message names the variable."""
+class ConfigurationError(SystemExit):
+    """A malformed environment variable. A SystemExit by construction: raised anywhere in
+    settings, it ends the process with one line naming the variable, never a traceback."""
+
+    def __init__(self, message: str):
+        super().__init__(f"eventsite: configuration error: {message}")
+        self.message = message
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -38,6 +43,17 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

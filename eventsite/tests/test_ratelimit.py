@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from events.models import Event
-from reports.authentication import report_user_authenticate
+from eventsite.http.auth import report_user_authenticate
 
 URL = "/api/v2/events/post_event"
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ def _away_from_a_window_edge():
     # count reset halfway. Start each test at least 10 s before the next boundary.
     import time
 
-    from eventsite.ratelimit import WINDOW_SECONDS
+    from eventsite.http.ratelimit import WINDOW_SECONDS
 
     left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
     if left < 10:

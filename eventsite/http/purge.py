@@ -7,12 +7,12 @@ a form body. Only a `purge`-scoped token of the named datasource may purge.
 
 from django.http import HttpRequest
 
-from events.api.http import api_view, json_response
-from events.api.ksense import ksense_error
 from events.models import DataSource
+from eventsite.http.auth import authenticate_request
+from eventsite.http.common import api_view, json_response
+from eventsite.http.ksense import ksense_error
 from eventsite.lib.errors import InvalidInput, PermissionDenied
 from reports.purges import Actor, purge_dataset, purge_user
-from tokens.authentication import authenticate_request
 from tokens.models import Scope
 
 METHODS = ("GET", "POST", "DELETE")

@@ -6,12 +6,12 @@ text/plain. Browsers get CORS headers only for the datasource's allowed origins.
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from events.api.http import api_view, json_response, read_json
 from events.models import DataSource
 from events.parsing import IngestLimits, jitsu_rows
 from events.services import events_ingest
+from eventsite.http.auth import authenticate_request
+from eventsite.http.common import api_view, json_response, read_json
 from eventsite.lib.errors import DomainError
-from tokens.authentication import authenticate_request
 from tokens.models import Scope
 
 METHODS = ("POST", "OPTIONS")

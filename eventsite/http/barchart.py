@@ -10,15 +10,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 import eventsite
-from events.api.barchart_format import barchart_error
-from events.api.http import api_view, json_response, read_json
 from events.catalog import catalog_for
 from events.models import DataSource
 from events.parsing import IngestLimits, barchart_rows
 from events.services import events_ingest
+from eventsite.http.auth import authenticate_request, report_user_authenticate, token_from_request
+from eventsite.http.barchart_format import barchart_error
+from eventsite.http.common import api_view, json_response, read_json
 from eventsite.lib.errors import AuthenticationFailed
-from reports.authentication import report_user_authenticate
-from tokens.authentication import authenticate_request, token_from_request
 from tokens.models import Scope
 
 SERVICE_NAME = "eventsite"

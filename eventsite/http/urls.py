@@ -1,6 +1,8 @@
+"""Routes of the compatible API families (kSense, Barchart, Jitsu) and the Barchart report endpoints."""
+
 from django.urls import path
 
-from events.api import barchart, jitsu, ksense, purge
+from eventsite.http import barchart, jitsu, ksense, purge, reports
 
 urlpatterns = [
     path("api/v2/events/post_event", ksense.post_event, name="ksense-post-event"),
@@ -12,4 +14,8 @@ urlpatterns = [
     path("service/version", barchart.service_version, name="barchart-service-version"),
     path("system/version", barchart.service_version, name="barchart-system-version"),
     path("service/authenticate", barchart.service_authenticate, name="barchart-service-authenticate"),
+    path("reports", reports.create_report, name="report-create"),
+    path("reports/<str:source>/availability", reports.report_availability, name="report-availability"),
+    path("reports/<str:source>", reports.report_link, name="report-link"),
+    path("exports/<str:signed>", reports.report_download, name="report-download"),
 ]

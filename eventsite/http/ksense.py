@@ -1,13 +1,13 @@
-"""kSense Server API v2: POST /api/v2/events/post_event (purges live in events/api/purge.py)."""
+"""kSense Server API v2: POST /api/v2/events/post_event (purges live in eventsite/http/purge.py)."""
 
 from django.http import HttpRequest
 from django.utils import timezone
 
-from events.api.http import api_view, json_response, read_json
 from events.parsing import IngestLimits, ksense_rows
 from events.services import events_ingest
+from eventsite.http.auth import authenticate_request
+from eventsite.http.common import api_view, json_response, read_json
 from eventsite.lib.errors import DomainError
-from tokens.authentication import authenticate_request
 from tokens.models import Scope
 
 

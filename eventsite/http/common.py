@@ -11,10 +11,12 @@ from collections.abc import Callable
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, DataError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from eventsite.http.rejections import count_rejections
+from eventsite.lib.dberrors import domain_error_for
 from eventsite.lib.errors import (
     DomainError,
     InvalidInput,
@@ -62,18 +64,15 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer):
                 if isinstance(error, ServiceUnavailable):
                     _drop_broken_connection()
                 return error_response(error, render_error)
-            except (OperationalError, InterfaceError):
-                logger.warning("database unavailable during %s %s", request.method, request.path)
-                _drop_broken_connection()
-                return error_response(ServiceUnavailable("The database is unavailable; retry shortly"), render_error)
-            except DataError:
-                logger.exception("value rejected by the database on %s", request.path)
-                return error_response(InvalidInput("A value in the request cannot be stored"), render_error)
-            except DatabaseError:
-                logger.exception("database error on %s", request.path)
-                return error_response(ServiceUnavailable("The database failed; retry shortly"), render_error)
+            except DatabaseError as database_error:
+                logger.warning("database error during %s %s: %s", request.method, request.path,
+                               database_error.__class__.__name__)
+                error = domain_error_for(database_error)
+                if isinstance(error, ServiceUnavailable):
+                    _drop_broken_connection()
+                return error_response(error, render_error)
 
-        return wrapper
+        return count_rejections(wrapper)  # refused requests counted for the console's overview, in memory
 
     return decorator
 

@@ -6,10 +6,11 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from reports.authentication import ReportPrincipal
+from eventsite.http.reports import report_request_parse
 from reports.models import ReportJob
+from reports.principals import ReportPrincipal
 from reports.selectors import report_status
-from reports.services import report_job_create, report_link_issue, report_request_parse
+from reports.services import report_job_create, report_link_issue
 
 
 class ReportJobSerializer(serializers.ModelSerializer):

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.defaults import page_not_found
 
-from events.api.barchart_format import barchart_error
-from events.api.http import error_response, json_response
-from events.api.jitsu import jitsu_error
-from events.api.ksense import ksense_error
+from eventsite.http.barchart_format import barchart_error
+from eventsite.http.common import error_response, json_response
+from eventsite.http.jitsu import jitsu_error
+from eventsite.http.ksense import ksense_error
 from eventsite.lib.errors import DomainError, NotFound, TooManyRequests
 
 BARCHART_PREFIXES = ("/events", "/service/", "/system/", "/reports", "/exports/")
@@ -19,7 +19,7 @@ BARCHART_PREFIXES = ("/events", "/service/", "/system/", "/reports", "/exports/"
 
 def api_error_response(path: str, error: DomainError) -> HttpResponse | None:
     """The error in the format of the API family serving path; None outside the APIs."""
-    if path.startswith("/api/manage/"):  # DRF's error body, as eventsite/api.py renders domain errors
+    if path.startswith("/api/manage/"):  # DRF's error body, as eventsite/http/manage/drf.py renders domain errors
         response = error_response(error, lambda e: {"detail": e.message, "code": e.code})
     elif path.startswith("/api/v2/"):
         response = error_response(error, ksense_error)

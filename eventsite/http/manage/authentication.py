@@ -1,4 +1,4 @@
-"""DRF authentication for the management API (kept apart from eventsite/api.py: DRF imports
+"""DRF authentication for the management API (kept apart from eventsite/http/manage/drf.py: DRF imports
 authentication classes while rest_framework.views is still loading)."""
 
 from drf_spectacular.authentication import BasicScheme
@@ -18,4 +18,4 @@ class BasicAuthentication(authentication.BasicAuthentication):
 class BasicAuthenticationScheme(BasicScheme):
     """Describes the subclass above in the OpenAPI schema as drf-spectacular's basicAuth."""
 
-    target_class = "eventsite.drf_auth.BasicAuthentication"
+    target_class = "eventsite.http.manage.authentication.BasicAuthentication"

@@ -1,29 +1,24 @@
-"""DRF glue for the management API: domain errors become DRF-style JSON responses."""
+"""DRF glue for the management API: domain and database errors become DRF-style JSON responses."""
 
-from django.db import DatabaseError, DataError
+from django.db import DatabaseError
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from eventsite.lib.dberrors import domain_error_for
 from eventsite.lib.errors import DomainError, ServiceUnavailable
 
 MAX_INT64 = 2**63 - 1
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DatabaseError):
+        exc = domain_error_for(exc)
     if isinstance(exc, DomainError):
         response = Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
         if isinstance(exc, ServiceUnavailable):
             response["Retry-After"] = str(exc.retry_after)
-        return response
-    if isinstance(exc, DataError):
-        # A value the database cannot take (e.g. ?limit= beyond 64 bits) is the client's error, not an outage.
-        return Response({"detail": "A value in the request is out of range.", "code": "INVALID_INPUT"}, status=400)
-    if isinstance(exc, DatabaseError):
-        response = Response({"detail": "The database is unavailable; retry shortly.", "code": "SERVICE_UNAVAILABLE"},
-                            status=503)
-        response["Retry-After"] = "5"
         return response
     return drf_exception_handler(exc, context)
 

@@ -2,9 +2,9 @@
 
 from rest_framework.routers import DefaultRouter
 
-from events.api.manage import DataSourceViewSet, EventViewSet
-from reports.api.manage import ReportJobViewSet
-from tokens.api import TokenViewSet
+from eventsite.http.manage.events import DataSourceViewSet, EventViewSet
+from eventsite.http.manage.reports import ReportJobViewSet
+from eventsite.http.manage.tokens import TokenViewSet
 
 router = DefaultRouter()
 router.register("datasources", DataSourceViewSet, basename="datasource")

@@ -1,15 +1,17 @@
 """OpenAPI descriptions of the compatible API families (kSense, Barchart, Jitsu).
 
-Those endpoints are plain Django views (ingest is the hot path, see events/api/http.py), so
+Those endpoints are plain Django views (ingest is the hot path, see eventsite/http/common.py), so
 drf-spectacular cannot introspect them: they are described here by hand, following what the
-code does, and merged into the generated schema through SPECTACULAR_SETTINGS["APPEND_PATHS"]
-and ["APPEND_COMPONENTS"]. The management API (DRF) is introspected; `manage_error_responses`
+code does, and merged into the generated schema by the `compat_api_paths` postprocessing hook.
+The management API (DRF) is introspected; `manage_error_responses`
 (a postprocessing hook) adds the error answers DRF gives on every operation.
 tests/test_openapi.py checks that every URL pattern appears here; tests/test_fuzz_api.py fuzzes
 a live server against this schema.
 """
 
 from copy import deepcopy
+
+from drf_spectacular.plumbing import ResolvedComponent
 
 IDENTITY_TYPES = ["email", "phone", "idfa", "gaid", "internal_id", "anonymous_id"]
 
@@ -50,7 +52,7 @@ def _errors(schema: dict, codes: tuple[int, ...], *, overrides: dict[int, dict] 
     return responses
 
 
-# Security requirements: any one of them authenticates (tokens/authentication.py token_from_request).
+# Security requirements: any one of them authenticates (eventsite/http/auth.py token_from_request).
 TOKEN_SECURITY = [{"ksenseTok": []}, {"tokenQuery": []}, {"tokQuery": []}, {"bearerAuth": []}]
 BASIC_SECURITY = [{"basicAuth": []}]
 
@@ -479,9 +481,8 @@ PATHS = {
     },
 }
 
-COMPONENTS = {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES}
 
-# The management API's error bodies (eventsite/api.py exception_handler and DRF's own).
+# The management API's error bodies (eventsite/http/manage/drf.py exception_handler and DRF's own).
 MANAGE_ERROR = {
     "type": "object",
     "description": 'DRF errors: {"detail": ...} (with "code" for domain errors), or field -> messages.',
@@ -496,6 +497,21 @@ MANAGE_ERROR_CODES = {
     "415": "The body is not JSON.",
     "503": "The database is unavailable; retry after Retry-After.",
 }
+
+
+def compat_api_paths(result: dict, generator, request, public) -> dict:
+    """Postprocessing hook: add the hand-described compatible API families to the schema."""
+    result["paths"] = {**result.get("paths", {}), **deepcopy(PATHS)}
+    # Registered, not only written into result: the enum hook that runs next rebuilds the
+    # components from the generator's registry.
+    for kind, entries in ((ResolvedComponent.SCHEMA, SCHEMAS), (ResolvedComponent.SECURITY_SCHEMA, SECURITY_SCHEMES)):
+        for name, schema in entries.items():
+            component = ResolvedComponent(name=name, type=kind, object=name, schema=deepcopy(schema))
+            # Already known (basicAuth: the management API's own Basic scheme): keep that one.
+            if component.key not in generator.registry._components:
+                generator.registry.register(component)
+    result["components"] = generator.registry.build({})
+    return result
 
 
 def manage_error_responses(result: dict, generator, request, public) -> dict:
