@@ -153,7 +153,7 @@ def database_size_check() -> Check:
 
 
 def spool_check(*, now: datetime) -> Check:
-    """The durable ingest spool (events.spool.spool_status), when that module exists."""
+    """The durable ingest spool (events.spool.spool_status(), a dict), when that module exists."""
     try:
         from events.spool import spool_status  # noqa: PLC0415 - optional: built by another change
     except ImportError:
@@ -162,24 +162,17 @@ def spool_check(*, now: datetime) -> Check:
         status = spool_status()
     except Exception as exc:  # noqa: BLE001
         return Check("Ingest spool", "unknown", f"could not be read ({exc.__class__.__name__})")
-    size = _field(status, "size", _field(status, "events", 0)) or 0
-    oldest = _field(status, "oldest_age_seconds", None)
-    if oldest is None and _field(status, "oldest_at", None) is not None:
-        oldest = (now - _field(status, "oldest_at", now)).total_seconds()
-    if not size:
+    records = status.get("records") or 0
+    if not records:
         return Check("Ingest spool", "ok", "empty")
-    age = timedelta(seconds=float(oldest or 0))
-    summary = f"{size:,} waiting, oldest {timesince(now - age, now)} old"
-    if age > SPOOL_WARN_AGE:
+    age = timedelta(seconds=float(status.get("oldest_record_age_seconds") or 0))
+    summary = (f"{records:,} batch(es) waiting, {(status.get('bytes') or 0) / 1024 / 1024:,.1f} MiB "
+               f"of {(status.get('max_bytes') or 0) / 1024 / 1024:,.0f}, oldest {timesince(now - age, now)} old")
+    if status.get("warning", age > SPOOL_WARN_AGE):
         return Check("Ingest spool", "warning", summary,
-                     "Events wait for the database: check PostgreSQL, then that the spool drain runs.")
+                     "Accepted events wait on this machine's disk for the database: check PostgreSQL, then "
+                     "that the spool drain runs (`manage.py drain_spool`).")
     return Check("Ingest spool", "ok", summary)
-
-
-def _field(status, name: str, default):
-    if isinstance(status, dict):
-        return status.get(name, default)
-    return getattr(status, name, default)
 
 
 # --- live checks: broker and object storage, bounded ---------------------------------------

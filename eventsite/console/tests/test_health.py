@@ -95,3 +95,19 @@ def test_a_stale_heartbeat_is_a_dead_worker(admin_client):
     TaskRun.objects.create(name="x", last_finished_at=timezone.now() - HEARTBEAT_STALE - timedelta(minutes=1))
     assert "Stalled" in admin_client.get("/admin/reports/reportjob/").content.decode()
     assert "Stalled" in admin_client.get("/admin/").content.decode()  # the overview's health summary
+
+
+def test_the_spool_is_shown_with_a_warning_when_its_oldest_batch_is_old(db, monkeypatch):
+    import sys
+    import types
+
+    from eventsite.console.health import spool_check
+
+    # A stand-in with the shape events.spool.spool_status() returns (the spool is built on another branch).
+    status = {"bytes": 3 * 1024 * 1024, "max_bytes": 1024**3, "records": 12, "oldest_record_age_seconds": 900.0,
+              "warning": True}
+    monkeypatch.setitem(sys.modules, "events.spool", types.SimpleNamespace(spool_status=lambda: status))
+    check = spool_check(now=timezone.now())
+    assert check.state == "warning" and "12 batch(es) waiting" in check.summary and "15" in check.summary
+    status.update(records=0)
+    assert spool_check(now=timezone.now()).state == "ok"
