@@ -12,6 +12,7 @@ already loaded with the same number of rows (from an earlier run) instead of rec
 """
 
 import argparse
+import functools
 import os
 import platform
 import re
@@ -25,6 +26,7 @@ import requests
 
 from bench.common import bench_env, gunicorn, manage, recreate_database, row
 
+print = functools.partial(print, flush=True)  # noqa: A001 - progress shows when the output goes to a file
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/eventsite_console_bench"
 TARGET_MS = 500
 TARGET_EMAIL = "target@example.com"

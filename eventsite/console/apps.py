@@ -11,8 +11,9 @@ class ConsoleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Worker-side bookkeeping of task runs (the health panel's heartbeat and sweep times).
-        from eventsite.console import taskruns  # noqa: F401
+        # taskruns: worker-side bookkeeping of task runs (the health panel's heartbeat and sweep times).
+        # tasks: registered in every process, not only where Celery autodiscovers: the beat schedule names it.
+        from eventsite.console import taskruns, tasks  # noqa: F401
         from eventsite.console.rejections import rejections_collect
 
         rejections_collect()  # this process writes the refused-request counts it makes
