@@ -63,7 +63,10 @@ def _bounded(function, seconds: float):
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
-    return "never" if moment is None else f"{timesince(moment, now)} ago"
+    if moment is None:
+        return "never"
+    seconds = int((now - moment).total_seconds())
+    return f"{max(seconds, 0)} s ago" if seconds < 60 else f"{timesince(moment, now)} ago"
 
 
 # --- cheap checks: database rows only ---------------------------------------------------------
@@ -94,11 +97,16 @@ def sweep_checks(*, now: datetime) -> list[Check]:
         interval = timedelta(seconds=float(schedule["schedule"]))
         run = runs.get(schedule["task"])
         last = run.last_finished_at if run else None
-        late = last is None or now - last > 2 * interval + timedelta(minutes=1)
+        every = f"every {int(interval.total_seconds())} s"
+        if last is None:
+            # Right after a deployment beat waits one interval before the first run: not alarming by itself
+            # (the rollup, every 30 s, shows within a minute whether beat and a worker run at all).
+            checks.append(Check(f"Scheduled: {entry}", "unknown", f"has not run yet ({every})"))
+            continue
+        late = now - last > 2 * interval + timedelta(minutes=1)
         checks.append(Check(
             f"Scheduled: {entry}", "warning" if late else "ok",
-            f"last ran {_ago(last, now)} (every {int(interval.total_seconds())} s)"
-            + (f" on {run.hostname}" if run and run.hostname else ""),
+            f"last ran {_ago(last, now)} ({every})" + (f" on {run.hostname}" if run.hostname else ""),
             "Check that exactly one `celery -A eventsite beat` runs, and a worker." if late else "",
         ))
     return checks

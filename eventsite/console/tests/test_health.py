@@ -48,7 +48,15 @@ def test_a_task_run_by_celery_is_recorded_as_the_heartbeat_and_as_its_sweep(db):
     checks = by_name(health_checks(live=False))
     assert checks["Workers (heartbeat)"].state == "ok"
     assert checks["Scheduled: console-rollup-events"].state == "ok"
-    assert checks["Scheduled: sweep-report-jobs"].state == "warning"  # never ran here
+    assert checks["Scheduled: sweep-report-jobs"].state == "unknown"  # never ran here
+
+
+def test_a_sweep_that_stopped_running_is_late(db):
+    TaskRun.objects.create(name="reports.tasks.sweep_report_jobs", last_finished_at=timezone.now() - timedelta(
+        minutes=30), hostname="celery@w1", runs=4)
+    check = by_name(health_checks(live=False))["Scheduled: sweep-report-jobs"]
+    assert check.state == "warning" and "30\xa0minutes ago" in check.summary and "celery@w1" in check.summary
+    assert "celery -A eventsite beat" in check.action
 
 
 def test_local_storage_and_the_database_size_are_reported(db):
