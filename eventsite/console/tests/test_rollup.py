@@ -80,3 +80,15 @@ def test_old_minutes_and_hours_age_out(client, ingest_token):
     assert EventHour.objects.count() == 1
     events_rollup(now=now + timedelta(days=9))
     assert EventHour.objects.count() == 0
+
+
+def test_the_command_counts_new_events_at_once(client, ingest_token):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    post_events(client, ingest_token.raw, 2)
+    out = StringIO()
+    call_command("rollup_events", stdout=out)
+    assert "2 newer ones counted provisionally" in out.getvalue()
+    assert figures_of("web", timezone.now()).last_hour == 2
