@@ -83,7 +83,8 @@ def heartbeat_check(*, now: datetime, last: datetime | None) -> Check:
         return Check("Workers (heartbeat)", "ok", f"a worker finished a task {_ago(last, now)}")
     return Check(
         "Workers (heartbeat)", "failed",
-        f"no worker has finished a task since {_ago(last, now)}; the rollup should run every 30 s",
+        ("no worker has finished a task yet" if last is None else f"no worker has finished a task for "
+         f"{timesince(last, now)}") + "; the rollup should run every 30 s",
         "Start a worker and the scheduler: `celery -A eventsite worker` and exactly one `celery -A eventsite beat` "
         "(Procfile `worker` and `beat`; `make run` starts both).",
     )
@@ -123,9 +124,10 @@ def report_job_stall(*, job: ReportJob, now: datetime, worker_seen_at: datetime 
     if running_for > REPORT_STALL_AFTER and not worker_alive:
         return (
             f"Stalled: RUNNING for {timesince(now - running_for, now)} and no worker has finished any task "
-            f"since {_ago(worker_seen_at, now)}. Start a worker (`celery -A eventsite worker`): it picks the "
-            f"report up again. Otherwise the sweep marks it FAILED after {fail_at:%Y-%m-%d %H:%M} UTC and it "
-            "can be started again."
+            f"{'yet' if worker_seen_at is None else 'for ' + timesince(worker_seen_at, now)}. "
+            "Start a worker (`celery -A eventsite worker`): a report still queued starts then (one a dead "
+            f"worker had taken is handed out again after {settings.BROKER_VISIBILITY_TIMEOUT} s). Otherwise the "
+            f"sweep marks it FAILED after {fail_at:%Y-%m-%d %H:%M} UTC and it can be started again."
         )
     if running_for > limit + timedelta(minutes=5):
         return (
