@@ -104,7 +104,11 @@ class ConsoleReportJobAdmin(_ReportJobAdmin):
     @admin.display(description="attention")
     def attention(self, obj):
         words = _stall_words(obj)
-        return format_html('<strong style="color: var(--error-fg)">{}</strong>', words) if words else ""
+        if not words:
+            return ""
+        # A short label keeps the list within a laptop's width; the banner above and the job page say it all.
+        return format_html('<strong style="color: var(--error-fg)" title="{}">{}</strong>', words,
+                           words.split(":", 1)[0])
 
     def changelist_view(self, request, extra_context=None):
         running = ReportJob.objects.filter(status=ReportJob.Status.RUNNING).order_by("created_at")[:50]

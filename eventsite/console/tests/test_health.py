@@ -84,6 +84,7 @@ def test_a_report_running_with_no_worker_alive_is_flagged_in_the_list_and_on_its
     for html in (listing, page):
         assert "Stalled: RUNNING for 12" in html
         assert "Start a worker" in html
+    assert 'title="Stalled: RUNNING for 12' in listing and ">Stalled</strong>" in listing  # the attention column
     check = by_name(health_checks(live=False))["Oldest running report"]
     assert check.state == "failed" and job.source in check.summary
 
