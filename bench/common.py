@@ -162,4 +162,4 @@ def parse_wrk(output: str) -> dict[str, float]:
 
 
 def row(label: str, value: str, note: str = "") -> None:
-    print(f"  {label:<58} {value:>16}  {note}")
+    print(f"  {label:<64} {value:>12}  {note}")

@@ -78,7 +78,7 @@ def main() -> None:
         deleted = list(PurgeAudit.objects.order_by("created_at").values_list("events_deleted", flat=True))
         row(f"purge_user, {PER_TARGET:,} events, table of {args.rows:,}: ms (median of {TARGETS})",
             f"{statistics.median(timings):.1f}", f"min {min(timings):.1f}, max {max(timings):.1f}; "
-            f"deleted {deleted} (target < 50 ms at 10M)")
+            f"deleted {deleted} (target < 20 ms at 10M)")
         remaining = Event.objects.filter(datasource=datasource).count()
         began = time.perf_counter()
         response = http.post(f"{base}/api/v2/insights/purge_dataset", params={"ds": "bench"})

@@ -15,6 +15,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from events.groupcommit import (
+    EPOCH_LOCK_SHARED,
+    PendingBatch,
+    datasource_gone,
+    epoch_lock_key,
+    group_committer,
+    insert_batches,
+)
 from events.identities import identity_type_check
 from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
 from events.parsing import EventRow
@@ -40,12 +48,10 @@ COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _REPLACE_ATTEMPTS = 3
 STORE_UNAVAILABLE = "The event store is unavailable; nothing was stored, retry shortly"
-# Small batches without client ids go in as one INSERT statement: one round trip that
-# commits by itself, where COPY needs BEGIN, a lock, COPY and COMMIT.
+# Small batches without client ids go in as one INSERT statement, shared with the concurrent
+# requests of this process (events/groupcommit.py): one round trip that commits by itself, where
+# COPY needs BEGIN, a lock, COPY and COMMIT.
 ONE_STATEMENT_MAX_ROWS = 20
-_VALUES_ROW = "(%s, %s::uuid, %s, %s::timestamptz, %s::timestamptz, %s, %s, %s, " + ", ".join(
-    ["%s"] * len(IDENTITY_TYPES)
-) + ", %s::jsonb)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +82,12 @@ def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: 
             and len(rows) <= ONE_STATEMENT_MAX_ROWS
             and all(row.event_id is None for row in rows)
         )
-        if one_statement:
-            _insert_in_one_statement(datasource, batch, received_at, rows)
+        if one_statement and not connection.in_atomic_block:
+            group_committer.write(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
+        elif one_statement:  # inside a caller's transaction: this batch alone
+            pending = PendingBatch(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
+            if insert_batches([pending]):
+                raise datasource_gone(pending)
         else:
             _write_replacing_event_ids(datasource, batch, received_at, rows)
     return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
@@ -105,15 +115,23 @@ def _write_replacing_event_ids(datasource: DataSource, batch: uuid.UUID, receive
                 raise Conflict("The same event_id is being written concurrently; retry the request") from None
 
 
+# purge_dataset and ingest order themselves with a transaction-level advisory lock keyed by the
+# datasource: every batch holds it shared while it reads the epoch and writes, purge_dataset takes
+# it exclusively to move the epoch. A row lock (FOR SHARE) on the datasource gave the same order
+# but wrote a MultiXact onto one hot row for every concurrent batch.
+
+
 def _current_epoch(datasource: DataSource) -> int:
     """The epoch to write into, read inside the batch transaction.
 
-    On PostgreSQL the row is share-locked, so a concurrent purge_dataset (which updates the
-    row) waits for this batch, and a batch that starts after the purge writes the new epoch.
+    On PostgreSQL the batch first takes the datasource's epoch lock shared: a concurrent
+    purge_dataset waits for this batch, and a batch that starts during the purge reads the
+    new epoch once the purge commits.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT epoch FROM {DataSource._meta.db_table} WHERE id = %s FOR SHARE", [datasource.pk])
+            cursor.execute(EPOCH_LOCK_SHARED, epoch_lock_key(datasource.pk))
+            cursor.execute(f"SELECT epoch FROM {DataSource._meta.db_table} WHERE id = %s", [datasource.pk])
             row = cursor.fetchone()
     else:
         row = DataSource.objects.filter(pk=datasource.pk).values_list("epoch").first()
@@ -163,26 +181,6 @@ def _copy_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: da
     text = copy_lines(datasource_id, epoch, batch, received_at, rows)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(COPY_SQL, io.StringIO(text))
-
-
-def _insert_in_one_statement(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]):
-    """INSERT ... SELECT that takes the epoch from the datasource row under a share lock,
-    so it orders against purge_dataset exactly as the COPY path does."""
-    params: list = []
-    for sequence, row in enumerate(rows):
-        params += [row.event_id, str(batch), sequence, received_at, row.timestamp, row.type, row.customer, row.product]
-        params += [row.identities.get(kind) for kind in IDENTITY_TYPES]
-        params.append(row.payload_json.decode())
-    params.append(datasource.pk)
-    sql = (
-        f"INSERT INTO {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) "
-        f"SELECT ds.id, ds.epoch, v.* FROM {DataSource._meta.db_table} ds, "
-        f"(VALUES {', '.join([_VALUES_ROW] * len(rows))}) AS v WHERE ds.id = %s FOR SHARE OF ds"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if cursor.rowcount != len(rows):
-            raise InvalidInput(f"The datasource {datasource.slug!r} no longer exists")
 
 
 def _bulk_create_rows(
@@ -240,11 +238,14 @@ def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tupl
 def events_purge_dataset_begin(*, datasource: DataSource) -> EpochReclaim:
     """Hide every event of the datasource at once by moving it to a new epoch.
 
-    The UPDATE waits for ingest batches holding the row's share lock, so a batch either
-    commits before (its events are purged) or writes the new epoch. The old epoch's rows
-    are deleted later by events_reclaim_epoch.
+    The epoch lock, taken exclusively, waits for the ingest batches holding it shared, so a
+    batch either commits before (its events are purged) or writes the new epoch. The old
+    epoch's rows are deleted later by events_reclaim_epoch.
     """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", epoch_lock_key(datasource.pk))
         DataSource.objects.filter(pk=datasource.pk).update(epoch=F("epoch") + 1)
         datasource.refresh_from_db(fields=["epoch"])
         reclaim, _ = EpochReclaim.objects.get_or_create(datasource=datasource, epoch=datasource.epoch - 1)

@@ -6,6 +6,12 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from openapi_spec_validator import validate
 
+from events.models import IDENTITY_TYPES
+from events.parsing import MAX_EVENT_ID_LENGTH
+from eventsite.http.common import Answer, Operation, api_view
+from eventsite.http.ksense import ksense_error
+from reports.models import ReportJob
+
 pytestmark = pytest.mark.django_db
 
 # Not public APIs, or the description itself.
@@ -88,3 +94,26 @@ def test_it_serves_swagger_ui_from_local_static_files_only(client):
     assert sources  # the page does load assets...
     assert all(not re.match(r"(?:https?:)?//", source) for source in sources), sources  # ...all local
     assert all(source.startswith("/static/") for source in sources), sources
+
+
+def test_it_takes_the_limits_and_enums_from_the_code(client, settings):
+    schemas = _schema(client)["components"]["schemas"]
+    batches = [
+        schemas["KSenseEvents"]["oneOf"][1],
+        schemas["JitsuEvents"]["oneOf"][1],
+        schemas["BarchartEventsRequest"]["properties"]["events"],
+    ]
+    assert [batch["maxItems"] for batch in batches] == [settings.INGEST_MAX_EVENTS] * 3
+    assert schemas["KSenseEvent"]["properties"]["event_id"]["maxLength"] == MAX_EVENT_ID_LENGTH
+    assert list(schemas["KSenseEvent"]["properties"]["user_id"]["properties"]) == list(IDENTITY_TYPES)
+    status = schemas["ReportStatus"]["properties"]["status"]
+    assert schemas[status["$ref"].rsplit("/", 1)[1]]["enum"] == ReportJob.Status.values
+    assert str(settings.REPORT_LINK_SECONDS) in schemas["ReportLink"]["properties"]["link"]["description"]
+
+
+def test_a_compat_view_must_describe_exactly_the_methods_it_serves():
+    operation = Operation(summary="s", tag="t", answer=Answer("ok"), errors=(405,))
+    with pytest.raises(ValueError, match="Describe exactly the methods"):
+        api_view(methods=("GET", "POST"), render_error=ksense_error, operation={"GET": operation})
+    view = api_view(methods=("GET",), render_error=ksense_error, operation=operation)(lambda request: None)
+    assert view.operations == {"GET": operation} and view.render_error is ksense_error

@@ -17,6 +17,17 @@ from reports.principals import ReportPrincipal, report_principal_for
 from tokens.authentication import token_authenticate, token_recently_verified
 from tokens.models import Token
 
+# The credentials read here as OpenAPI security schemes (eventsite/http/openapi.py registers them).
+SECURITY_SCHEMES = {
+    "ksenseTok": {"type": "apiKey", "in": "header", "name": "X-KSense-Tok"},
+    "tokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
+    "tokQuery": {"type": "apiKey", "in": "query", "name": "tok"},
+    "bearerAuth": {"type": "http", "scheme": "bearer"},
+    "basicAuth": {"type": "http", "scheme": "basic"},
+}
+TOKEN_SCHEMES = ("ksenseTok", "tokenQuery", "tokQuery", "bearerAuth")  # token_from_request: any one of them
+BASIC_SCHEMES = ("basicAuth",)  # report_user_authenticate
+
 
 def token_from_request(request: HttpRequest) -> str | None:
     raw = request.headers.get("X-KSense-Tok")

@@ -14,9 +14,15 @@ from events.catalog import catalog_for
 from events.models import DataSource
 from events.parsing import IngestLimits, barchart_rows
 from events.services import events_ingest
-from eventsite.http.auth import authenticate_request, report_user_authenticate, token_from_request
+from eventsite.http.auth import (
+    BASIC_SCHEMES,
+    TOKEN_SCHEMES,
+    authenticate_request,
+    report_user_authenticate,
+    token_from_request,
+)
 from eventsite.http.barchart_format import barchart_error
-from eventsite.http.common import api_view, json_response, read_json
+from eventsite.http.common import JSON_VIEW_ERRORS, Answer, Operation, api_view, json_response, read_json, ref
 from eventsite.lib.errors import AuthenticationFailed
 from tokens.models import Scope
 
@@ -36,7 +42,17 @@ def _datasource_for(request: HttpRequest) -> DataSource:
     return datasource
 
 
-@api_view(methods=("POST",), render_error=barchart_error)
+@api_view(methods=("POST",), render_error=barchart_error, operation=Operation(
+    summary="Barchart events API: store events; answers them back with batch and sequence.",
+    description="No credentials are needed when one datasource accepts unauthenticated events.",
+    tag="Barchart",
+    auth=TOKEN_SCHEMES,
+    anonymous=True,
+    body={"application/json": ref("BarchartEventsRequest")},
+    answer=Answer("Stored.", {"type": "array", "items": ref("BarchartStoredEvent")}),
+    errors=JSON_VIEW_ERRORS,
+    operation_id="barchart_post_events",
+))
 def post_events(request: HttpRequest):
     datasource = _datasource_for(request)
     document = read_json(request)
@@ -55,12 +71,23 @@ def service_description() -> dict:
     }
 
 
-@api_view(methods=("GET",), render_error=barchart_error)
+@api_view(methods=("GET",), render_error=barchart_error, operation=Operation(
+    summary="The service's name and version.",
+    tag="Barchart",
+    answer=Answer("The service.", ref("ServiceVersion")),
+    errors=(405, 503),
+))
 def service_version(request: HttpRequest):
     return json_response({"service": service_description()})
 
 
-@api_view(methods=("GET",), render_error=barchart_error)
+@api_view(methods=("GET",), render_error=barchart_error, operation=Operation(
+    summary="Check a report user's Basic credentials; answers the user's customer.",
+    tag="Barchart",
+    auth=BASIC_SCHEMES,
+    answer=Answer("Authenticated.", ref("ServiceAuthenticate")),
+    errors=(401, 405, 429, 503),
+))
 def service_authenticate(request: HttpRequest):
     principal = report_user_authenticate(request)
     return json_response({
@@ -71,5 +98,3 @@ def service_authenticate(request: HttpRequest):
             "permissions": None,
         },
     })
-
-

@@ -1,13 +1,15 @@
 """Plain-Django HTTP helpers for the compatible API families (kSense, Barchart, Jitsu).
 
 These endpoints skip DRF on purpose: ingest is the hot path. Each family wraps its views
-with `api_view(render_error=...)`, which turns DomainErrors, database outages and stray
-exceptions into that family's JSON error format, so no input can produce an HTML 500.
+with `api_view(render_error=..., operation=...)`, which turns DomainErrors, database outages and
+stray exceptions into that family's JSON error format, so no input can produce an HTML 500, and
+keeps the view's OpenAPI description (an `Operation`) for eventsite/http/openapi.py.
 """
 
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
 from django.conf import settings
@@ -46,8 +48,66 @@ def error_response(error: DomainError, render_error: ErrorRenderer) -> HttpRespo
     return json_response(render_error(error), status=error.status_code, headers=headers)
 
 
-def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer):
-    """Method check, CSRF exemption and error rendering for a compatible-API view."""
+# The errors of an authenticated view that reads a JSON body: input (400), credentials (401, 403), method (405),
+# limits (413), media type (415), the failed-authentication limiter (429), the database (503).
+JSON_VIEW_ERRORS = (400, 401, 403, 405, 413, 415, 429, 503)
+
+
+def ref(component: str) -> dict:
+    """A reference to a schema of eventsite/http/openapi.py SCHEMAS."""
+    return {"$ref": f"#/components/schemas/{component}"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A string parameter in the query string (path parameters come from the route's converters)."""
+
+    name: str
+    description: str | None = None
+    required: bool = True
+    enum: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The success answer of an operation; schema None for an empty body."""
+
+    description: str
+    schema: dict | None = None
+    status: int = 200
+    media_type: str = "application/json"
+    headers: dict | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A compat view's OpenAPI operation, declared where the view is defined; eventsite/http/openapi.py
+    renders it at the view's route. The error answers take their schema from the view's render_error."""
+
+    summary: str
+    tag: str
+    answer: Answer
+    errors: tuple[int, ...]
+    # Security schemes (eventsite/http/auth.py *_SCHEMES), any one suffices; none at all: no credentials.
+    auth: tuple[str, ...] = ()
+    anonymous: bool = False  # also served without credentials
+    body: dict[str, dict] | None = None  # media type -> schema; a body is required when declared
+    params: tuple[Param, ...] = ()
+    path_params: dict[str, str] | None = None  # descriptions of the route's parameters
+    form_on_post: bool = False  # a POST may send the query parameters as a form body instead
+    description: str | None = None
+    operation_id: str | None = None  # default: the URL pattern's name (+ _method when several)
+
+
+def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer,
+             operation: Operation | dict[str, Operation]):
+    """Method check, CSRF exemption and error rendering for a compatible-API view.
+
+    `operation` describes the view for OpenAPI: one for all its methods, or one per method.
+    """
+    operations = operation if isinstance(operation, dict) else dict.fromkeys(methods, operation)
+    if set(operations) != set(methods):
+        raise ValueError(f"Describe exactly the methods {methods}, not {tuple(operations)}")
 
     def decorator(view):
         @csrf_exempt
@@ -72,6 +132,8 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer):
                     _drop_broken_connection()
                 return error_response(error, render_error)
 
+        wrapper.operations = {method: operations[method] for method in methods}
+        wrapper.render_error = render_error
         return count_rejections(wrapper)  # refused requests counted for the console's overview, in memory
 
     return decorator

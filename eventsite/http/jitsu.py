@@ -9,12 +9,34 @@ from django.utils import timezone
 from events.models import DataSource
 from events.parsing import IngestLimits, jitsu_rows
 from events.services import events_ingest
-from eventsite.http.auth import authenticate_request
-from eventsite.http.common import api_view, json_response, read_json
+from eventsite.http.auth import TOKEN_SCHEMES, authenticate_request
+from eventsite.http.common import JSON_VIEW_ERRORS, Answer, Operation, api_view, json_response, read_json, ref
 from eventsite.lib.errors import DomainError
 from tokens.models import Scope
 
 METHODS = ("POST", "OPTIONS")
+CORS_HEADERS = {"Access-Control-Allow-Origin": {"description": "Present for an allowed Origin.",
+                                                "schema": {"type": "string"}}}
+PREFLIGHT = Operation(
+    summary="CORS preflight: the token in ?token= names the datasource and its allowed origins.",
+    tag="Jitsu",
+    auth=TOKEN_SCHEMES,
+    answer=Answer("Preflight answer (CORS headers for allowed origins only).", status=204, headers=CORS_HEADERS),
+    errors=(401, 403, 429, 503),
+)
+
+
+def _operations(summary: str) -> dict[str, Operation]:
+    post = Operation(
+        summary=summary,
+        tag="Jitsu",
+        auth=TOKEN_SCHEMES,
+        body={"application/json": ref("JitsuEvents"),
+              "text/plain": {"type": "string", "description": "JSON text (sendBeacon)."}},
+        answer=Answer("Stored.", ref("JitsuOK"), headers=CORS_HEADERS),
+        errors=JSON_VIEW_ERRORS,
+    )
+    return {"POST": post, "OPTIONS": PREFLIGHT}
 
 
 def jitsu_error(error: DomainError) -> dict:
@@ -51,11 +73,12 @@ def _handle(request: HttpRequest) -> HttpResponse:
     return _with_cors(json_response({"status": "ok"}), origin)
 
 
-@api_view(methods=METHODS, render_error=jitsu_error)
+@api_view(methods=METHODS, render_error=jitsu_error,
+          operation=_operations("Jitsu browser events (JSON or text/plain)."))
 def browser_event(request: HttpRequest):
     return _handle(request)
 
 
-@api_view(methods=METHODS, render_error=jitsu_error)
+@api_view(methods=METHODS, render_error=jitsu_error, operation=_operations("Jitsu server-to-server events."))
 def server_event(request: HttpRequest):
     return _handle(request)

@@ -5,8 +5,8 @@ from django.utils import timezone
 
 from events.parsing import IngestLimits, ksense_rows
 from events.services import events_ingest
-from eventsite.http.auth import authenticate_request
-from eventsite.http.common import api_view, json_response, read_json
+from eventsite.http.auth import TOKEN_SCHEMES, authenticate_request
+from eventsite.http.common import JSON_VIEW_ERRORS, Answer, Operation, api_view, json_response, read_json, ref
 from eventsite.lib.errors import DomainError
 from tokens.models import Scope
 
@@ -15,7 +15,14 @@ def ksense_error(error: DomainError) -> dict:
     return {"status": "ERROR", "message": error.message}
 
 
-@api_view(methods=("POST",), render_error=ksense_error)
+@api_view(methods=("POST",), render_error=ksense_error, operation=Operation(
+    summary="kSense Server API v2: store one event or an array (all-or-nothing).",
+    tag="kSense",
+    auth=TOKEN_SCHEMES,
+    body={"application/json": ref("KSenseEvents")},
+    answer=Answer("Stored (sent after the commit).", ref("KSenseOK")),
+    errors=JSON_VIEW_ERRORS,
+))
 def post_event(request: HttpRequest):
     token = authenticate_request(request, scope=Scope.INGEST)
     document = read_json(request)

@@ -1,23 +1,33 @@
-"""OpenAPI descriptions of the compatible API families (kSense, Barchart, Jitsu).
+"""OpenAPI descriptions of the compatible API families (kSense, Barchart, Jitsu) and their schemas.
 
 Those endpoints are plain Django views (ingest is the hot path, see eventsite/http/common.py), so
-drf-spectacular cannot introspect them: they are described here by hand, following what the
-code does, and merged into the generated schema by the `compat_api_paths` postprocessing hook.
-The management API (DRF) is introspected; `manage_error_responses`
-(a postprocessing hook) adds the error answers DRF gives on every operation.
+drf-spectacular cannot introspect them. Each view declares its operation where it is defined
+(`api_view(operation=Operation(...))`); the `compat_api_paths` postprocessing hook walks the URL
+resolver and renders every such view at its route, with the error schema of the view's error
+renderer. The body and answer schemas are written here by hand, from the real constants and limits.
+The management API (DRF) is introspected; `manage_error_responses` (a postprocessing hook) adds the
+error answers DRF gives on every operation.
 tests/test_openapi.py checks that every URL pattern appears here; tests/test_fuzz_api.py fuzzes
 a live server against this schema.
 """
 
+import re
 from copy import deepcopy
 
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.converters import IntConverter
 from drf_spectacular.plumbing import ResolvedComponent
 
-IDENTITY_TYPES = ["email", "phone", "idfa", "gaid", "internal_id", "anonymous_id"]
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+from events.models import IDENTITY_TYPES
+from events.parsing import MAX_EVENT_ID_LENGTH
+from eventsite.http.auth import SECURITY_SCHEMES
+from eventsite.http.barchart import ANY_CUSTOMER
+from eventsite.http.barchart_format import barchart_error
+from eventsite.http.common import Operation, Param, ref
+from eventsite.http.jitsu import jitsu_error
+from eventsite.http.ksense import ksense_error
+from reports.models import ReportJob
 
 
 def _json(schema: dict) -> dict:
@@ -34,33 +44,29 @@ ERROR_MEANINGS = {
     404: "No such report job (or not visible to this user).",
     405: "Method not allowed.",
     409: "The report is not available (still running, timed out, failed, link expired or invalid).",
-    413: "The body, one event or the number of events exceeds the ingest limits.",
+    413: f"The body (INGEST_MAX_BODY_BYTES: {settings.INGEST_MAX_BODY_BYTES}), one event (INGEST_MAX_EVENT_BYTES: "
+         f"{settings.INGEST_MAX_EVENT_BYTES}) or the number of events (INGEST_MAX_EVENTS: "
+         f"{settings.INGEST_MAX_EVENTS}) exceeds the ingest limits.",
     415: "The body is not JSON.",
     429: "Too many failed authentications from this address; retry after Retry-After.",
     503: "The database (or task queue) is unavailable; nothing was stored, retry after Retry-After.",
 }
 
+DEFAULT_DELIMITER = ReportJob._meta.get_field("delimiter").default
+EVENT_ID = {"type": "string", "maxLength": MAX_EVENT_ID_LENGTH}
 
-def _errors(schema: dict, codes: tuple[int, ...], *, overrides: dict[int, dict] | None = None) -> dict:
-    responses = {}
-    for code in codes:
-        headers = RETRY_AFTER if code in (429, 503) else ALLOW if code == 405 else None
-        response = {"description": ERROR_MEANINGS[code], "content": _json((overrides or {}).get(code, schema))}
-        if headers:
-            response["headers"] = headers
-        responses[str(code)] = response
-    return responses
+# Each error renderer's body schema (its 401 may differ: Barchart's {"message": "Unauthorized"}).
+ERROR_SCHEMAS = {
+    ksense_error: (ref("KSenseError"), {}),
+    jitsu_error: (ref("JitsuError"), {}),
+    barchart_error: (ref("BarchartFailure"), {401: ref("BarchartUnauthorized")}),
+}
 
 
-# Security requirements: any one of them authenticates (eventsite/http/auth.py token_from_request).
-TOKEN_SECURITY = [{"ksenseTok": []}, {"tokenQuery": []}, {"tokQuery": []}, {"bearerAuth": []}]
-BASIC_SECURITY = [{"basicAuth": []}]
+def _events(item: dict) -> dict:
+    """A batch of events: the ingest limit on their number."""
+    return {"type": "array", "minItems": 1, "maxItems": settings.INGEST_MAX_EVENTS, "items": item}
 
-KSENSE_ERRORS = (400, 401, 403, 405, 413, 415, 429, 503)
-KSENSE_ERROR = _ref("KSenseError")
-JITSU_ERROR = _ref("JitsuError")
-BARCHART_FAILURE = _ref("BarchartFailure")
-BARCHART_UNAUTHORIZED = {401: _ref("BarchartUnauthorized")}
 
 SCHEMAS = {
     "KSenseOK": {
@@ -77,7 +83,7 @@ SCHEMAS = {
         "type": "object",
         "description": "One kSense event. Any other keys are kept in the stored payload.",
         "properties": {
-            "event_id": {"type": "string", "maxLength": 256, "description": "Re-posting an event_id replaces it."},
+            "event_id": {**EVENT_ID, "description": "Re-posting an event_id replaces it."},
             "type": {"type": "string"},
             "time_utc": {
                 "description": "ISO 8601, or epoch seconds (< 1e11) / milliseconds; absent means now.",
@@ -93,10 +99,11 @@ SCHEMAS = {
         "additionalProperties": True,
     },
     "KSenseEvents": {
-        "description": "One event, or a non-empty array of at most INGEST_MAX_EVENTS (1,000) events.",
+        "description": f"One event, or a non-empty array of at most INGEST_MAX_EVENTS "
+                       f"({settings.INGEST_MAX_EVENTS:,}) events.",
         "oneOf": [
-            _ref("KSenseEvent"),
-            {"type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("KSenseEvent")},
+            ref("KSenseEvent"),
+            _events(ref("KSenseEvent")),
         ],
     },
     "JitsuOK": {
@@ -114,7 +121,7 @@ SCHEMAS = {
         "description": "A Jitsu SDK event; identities from user.anonymous_id, user.id and user.email. "
                        "Other keys are kept in the stored payload; api_key is dropped.",
         "properties": {
-            "event_id": {"type": "string", "maxLength": 256, "description": "Empty: the server assigns one."},
+            "event_id": {**EVENT_ID, "description": "Empty: the server assigns one."},
             "event_type": {"type": "string"},
             "utc_time": {"oneOf": [{"type": "string"}, {"type": "integer"}, {"type": "number"}]},
             "user": {
@@ -127,7 +134,7 @@ SCHEMAS = {
         "additionalProperties": True,
     },
     "JitsuEvents": {
-        "oneOf": [_ref("JitsuEvent"), {"type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("JitsuEvent")}],
+        "oneOf": [ref("JitsuEvent"), _events(ref("JitsuEvent"))],
     },
     "BarchartUnauthorized": {
         "type": "object",
@@ -143,8 +150,8 @@ SCHEMAS = {
         "type": "object",
         "required": ["value"],
         "properties": {
-            "value": _ref("BarchartFailureValue"),
-            "children": {"type": "array", "items": _ref("BarchartFailureChild")},
+            "value": ref("BarchartFailureValue"),
+            "children": {"type": "array", "items": ref("BarchartFailureChild")},
         },
     },
     "BarchartFailure": {
@@ -154,8 +161,8 @@ SCHEMAS = {
             "type": "object",
             "required": ["value", "children"],
             "properties": {
-                "value": _ref("BarchartFailureValue"),
-                "children": {"type": "array", "items": _ref("BarchartFailureChild")},
+                "value": ref("BarchartFailureValue"),
+                "children": {"type": "array", "items": ref("BarchartFailureChild")},
             },
         },
     },
@@ -175,11 +182,11 @@ SCHEMAS = {
     "BarchartEventsRequest": {
         "type": "object",
         "required": ["events"],
-        "properties": {"events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("BarchartEvent")}},
+        "properties": {"events": _events(ref("BarchartEvent"))},
     },
     "BarchartStoredEvent": {
         "allOf": [
-            _ref("BarchartEvent"),
+            ref("BarchartEvent"),
             {
                 "type": "object",
                 "required": ["batch", "sequence"],
@@ -200,19 +207,19 @@ SCHEMAS = {
     "ServiceVersion": {
         "type": "object",
         "required": ["service"],
-        "properties": {"service": _ref("ServiceDescription")},
+        "properties": {"service": ref("ServiceDescription")},
     },
     "ServiceAuthenticate": {
         "type": "object",
         "required": ["service", "user"],
         "properties": {
-            "service": _ref("ServiceDescription"),
+            "service": ref("ServiceDescription"),
             "user": {
                 "type": "object",
                 "required": ["id", "context", "permissions"],
                 "properties": {
                     "id": {"type": "string"},
-                    "context": {"type": "string", "description": "The user's customer, or * for staff."},
+                    "context": {"type": "string", "description": f"The user's customer, or {ANY_CUSTOMER} for staff."},
                     "permissions": {"nullable": True},
                 },
             },
@@ -233,8 +240,8 @@ SCHEMAS = {
         "type": "object",
         "required": ["filter"],
         "properties": {
-            "filter": _ref("ReportFilter"),
-            "output": {"type": "object", "properties": {"delimiter": {"type": "string", "default": "|"}}},
+            "filter": ref("ReportFilter"),
+            "output": {"type": "object", "properties": {"delimiter": {"type": "string", "default": DEFAULT_DELIMITER}}},
         },
     },
     "ReportStatus": {
@@ -243,8 +250,8 @@ SCHEMAS = {
         "properties": {
             "job": {"type": "string"},
             "source": {"type": "string"},
-            "status": {"type": "string", "enum": ["RUNNING", "COMPLETE", "TIMEOUT", "FAILED"]},
-            "filter": _ref("ReportFilter"),
+            "status": {"type": "string", "enum": ReportJob.Status.values},
+            "filter": ref("ReportFilter"),
             "timing": {
                 "type": "object",
                 "required": ["day", "start"],
@@ -256,231 +263,104 @@ SCHEMAS = {
     "ReportLink": {
         "type": "object",
         "required": ["link"],
-        "properties": {"link": {"type": "string", "description": "Valid REPORT_LINK_SECONDS (900)."}},
+        "properties": {"link": {"type": "string",
+                                "description": f"Valid REPORT_LINK_SECONDS ({settings.REPORT_LINK_SECONDS})."}},
     },
 }
 
-SECURITY_SCHEMES = {
-    "ksenseTok": {"type": "apiKey", "in": "header", "name": "X-KSense-Tok"},
-    "tokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
-    "tokQuery": {"type": "apiKey", "in": "query", "name": "tok"},
-    "basicAuth": {"type": "http", "scheme": "basic"},
-    "bearerAuth": {"type": "http", "scheme": "bearer"},
-}
+
+def _errors(render_error, codes: tuple[int, ...]) -> dict:
+    schema, overrides = ERROR_SCHEMAS[render_error]
+    responses = {}
+    for code in codes:
+        headers = RETRY_AFTER if code in (429, 503) else ALLOW if code == 405 else None
+        response = {"description": ERROR_MEANINGS[code], "content": _json(overrides.get(code, schema))}
+        if headers:
+            response["headers"] = headers
+        responses[str(code)] = response
+    return responses
 
 
-def _ksense_body(schema: dict) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+def _param(param: Param, *, required: bool) -> dict:
+    schema = {"type": "string", **({"enum": list(param.enum)} if param.enum else {})}
+    described = {"description": param.description} if param.description else {}
+    return {"name": param.name, "in": "query", "required": required, **described, "schema": schema}
 
 
-def _purge_operation(operation_id: str, summary: str, params: list[dict], method: str) -> dict:
-    operation = {
-        "operationId": f"{operation_id}_{method}",
-        "summary": summary,
-        "tags": ["kSense"],
-        "security": TOKEN_SECURITY,
-        "responses": {
-            "200": {"description": "Purged.", "content": _json(_ref("KSenseOK"))},
-            **_errors(KSENSE_ERROR, (400, 401, 403, 405, 429, 503)),
-        },
+def _path_param(name: str, converter, operation: Operation) -> dict:
+    described = {"description": operation.path_params[name]} if name in (operation.path_params or {}) else {}
+    schema = {"type": "integer"} if isinstance(converter, IntConverter) else {"type": "string"}
+    return {"name": name, "in": "path", "required": True, **described, "schema": schema}
+
+
+def _operation(view, method: str, operation: Operation, *, url_name: str, converters: dict) -> dict:
+    """One view's declared operation for one method, as OpenAPI."""
+    operation_id = operation.operation_id or url_name.replace("-", "_")
+    answer = operation.answer
+    success = {"description": answer.description}
+    if answer.headers:
+        success["headers"] = answer.headers
+    if answer.schema is not None:
+        success["content"] = {answer.media_type: {"schema": answer.schema}}
+    rendered = {
+        "operationId": f"{operation_id}_{method.lower()}" if len(view.operations) > 1 else operation_id,
+        "summary": operation.summary,
+        **({"description": operation.description} if operation.description else {}),
+        "tags": [operation.tag],
+        "security": ([{}] if operation.anonymous or not operation.auth else [])
+        + [{scheme: []} for scheme in operation.auth],
+        "responses": {str(answer.status): success, **_errors(view.render_error, operation.errors)},
     }
-    if method == "post":
-        # POST may carry the parameters as a form body instead of the query string.
-        operation["parameters"] = [{**param, "required": False} for param in params]
-        operation["requestBody"] = {
+    form = operation.form_on_post and method == "POST"
+    parameters = [_path_param(name, converter, operation) for name, converter in converters.items()]
+    # A form body may carry the query parameters instead, so none of them is required in the query string.
+    parameters += [_param(param, required=param.required and not form) for param in operation.params]
+    if parameters:
+        rendered["parameters"] = parameters
+    if form:
+        properties = {param.name: _param(param, required=False)["schema"] for param in operation.params}
+        rendered["requestBody"] = {
             "required": False,
-            "content": {"application/x-www-form-urlencoded": {"schema": {
-                "type": "object",
-                "properties": {param["name"]: param["schema"] for param in params},
-            }}},
+            "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": properties}}},
         }
-    else:
-        operation["parameters"] = params
-    return operation
-
-
-DS_PARAM = {"name": "ds", "in": "query", "required": True, "description": "The datasource slug (the token's).",
-            "schema": {"type": "string"}}
-PURGE_USER_PARAMS = [
-    DS_PARAM,
-    {"name": "user_id", "in": "query", "required": True, "schema": {"type": "string"}},
-    {"name": "user_id_type", "in": "query", "required": True, "schema": {"type": "string", "enum": IDENTITY_TYPES}},
-    {"name": "suppress", "in": "query", "required": False,
-     "description": "1/true/yes: also drop this user's later events at ingest.", "schema": {"type": "string"}},
-]
-
-PURGE_USER_SUMMARY = "Delete every event of one user in the datasource (purge-scoped token)."
-PURGE_DATASET_SUMMARY = "Hide every event of the datasource at once; rows are deleted in the background."
-
-JITSU_SOURCE_PARAM = {"name": "token", "in": "query", "required": False,
-                      "description": "An ingest token (the SDK's key).", "schema": {"type": "string"}}
-
-
-def _jitsu_path(operation_id: str, summary: str) -> dict:
-    responses_errors = _errors(JITSU_ERROR, KSENSE_ERRORS)
-    cors = {"Access-Control-Allow-Origin": {"description": "Present for an allowed Origin.",
-                                            "schema": {"type": "string"}}}
-    return {
-        "post": {
-            "operationId": f"{operation_id}_post",
-            "summary": summary,
-            "tags": ["Jitsu"],
-            "security": TOKEN_SECURITY,
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": _ref("JitsuEvents")},
-                    "text/plain": {"schema": {"type": "string", "description": "JSON text (sendBeacon)."}},
-                },
-            },
-            "responses": {
-                "200": {"description": "Stored.", "headers": cors, "content": _json(_ref("JitsuOK"))},
-                **responses_errors,
-            },
-        },
-        "options": {
-            "operationId": f"{operation_id}_options",
-            "summary": "CORS preflight: the token in ?token= names the datasource and its allowed origins.",
-            "tags": ["Jitsu"],
-            "security": TOKEN_SECURITY,
-            "responses": {
-                "204": {"description": "Preflight answer (CORS headers for allowed origins only).", "headers": cors},
-                **_errors(JITSU_ERROR, (401, 403, 429, 503)),
-            },
-        },
-    }
-
-
-def _barchart_errors(codes: tuple[int, ...]) -> dict:
-    return _errors(BARCHART_FAILURE, codes, overrides=BARCHART_UNAUTHORIZED)
-
-
-SOURCE_PARAM = {"name": "source", "in": "path", "required": True, "description": "The job's source (JOB-...).",
-                "schema": {"type": "string"}}
-
-PATHS = {
-    "/api/v2/events/post_event": {
-        "post": {
-            "operationId": "ksense_post_event",
-            "summary": "kSense Server API v2: store one event or an array (all-or-nothing).",
-            "tags": ["kSense"],
-            "security": TOKEN_SECURITY,
-            "requestBody": _ksense_body(_ref("KSenseEvents")),
-            "responses": {
-                "200": {"description": "Stored (sent after the commit).", "content": _json(_ref("KSenseOK"))},
-                **_errors(KSENSE_ERROR, KSENSE_ERRORS),
-            },
-        },
-    },
-    "/api/v2/insights/purge_user": {
-        method: _purge_operation("ksense_purge_user", PURGE_USER_SUMMARY, PURGE_USER_PARAMS, method)
-        for method in ("get", "post", "delete")
-    },
-    "/api/v2/insights/purge_dataset": {
-        method: _purge_operation("ksense_purge_dataset", PURGE_DATASET_SUMMARY, [DS_PARAM], method)
-        for method in ("get", "post", "delete")
-    },
-    "/api/v1/event": _jitsu_path("jitsu_event", "Jitsu browser events (JSON or text/plain)."),
-    "/api/v1/s2s/event": _jitsu_path("jitsu_s2s_event", "Jitsu server-to-server events."),
-    "/events": {
-        "post": {
-            "operationId": "barchart_post_events",
-            "summary": "Barchart events API: store events; answers them back with batch and sequence.",
-            "description": "No credentials are needed when one datasource accepts unauthenticated events.",
-            "tags": ["Barchart"],
-            "security": [{}, *TOKEN_SECURITY],
-            "requestBody": _ksense_body(_ref("BarchartEventsRequest")),
-            "responses": {
-                "200": {"description": "Stored.",
-                        "content": _json({"type": "array", "items": _ref("BarchartStoredEvent")})},
-                **_barchart_errors((400, 401, 403, 405, 413, 415, 429, 503)),
-            },
-        },
-    },
-    **{
-        path: {
-            "get": {
-                "operationId": f"barchart_{name}_version",
-                "summary": "The service's name and version.",
-                "tags": ["Barchart"],
-                "security": [{}],
-                "responses": {
-                    "200": {"description": "The service.", "content": _json(_ref("ServiceVersion"))},
-                    **_barchart_errors((405, 503)),
-                },
-            },
+    elif operation.body:
+        rendered["requestBody"] = {
+            "required": True,
+            "content": {media_type: {"schema": schema} for media_type, schema in operation.body.items()},
         }
-        for path, name in (("/service/version", "service"), ("/system/version", "system"))
-    },
-    "/service/authenticate": {
-        "get": {
-            "operationId": "barchart_service_authenticate",
-            "summary": "Check a report user's Basic credentials; answers the user's customer.",
-            "tags": ["Barchart"],
-            "security": BASIC_SECURITY,
-            "responses": {
-                "200": {"description": "Authenticated.", "content": _json(_ref("ServiceAuthenticate"))},
-                **_barchart_errors((401, 405, 429, 503)),
-            },
-        },
-    },
-    "/reports": {
-        "post": {
-            "operationId": "barchart_create_report",
-            "summary": "Start an asynchronous export (report user, HTTP Basic).",
-            "tags": ["Reports"],
-            "security": BASIC_SECURITY,
-            "requestBody": _ksense_body(_ref("ReportRequest")),
-            "responses": {
-                "200": {"description": "The job, RUNNING.", "content": _json(_ref("ReportStatus"))},
-                **_barchart_errors((400, 401, 403, 405, 413, 415, 429, 503)),
-            },
-        },
-    },
-    "/reports/{source}/availability": {
-        "get": {
-            "operationId": "barchart_report_availability",
-            "summary": "The job's status: RUNNING, COMPLETE, TIMEOUT or FAILED.",
-            "tags": ["Reports"],
-            "security": BASIC_SECURITY,
-            "parameters": [SOURCE_PARAM],
-            "responses": {
-                "200": {"description": "The job.", "content": _json(_ref("ReportStatus"))},
-                **_barchart_errors((401, 404, 405, 429, 503)),
-            },
-        },
-    },
-    "/reports/{source}": {
-        "get": {
-            "operationId": "barchart_report_link",
-            "summary": "A download link for a COMPLETE job.",
-            "tags": ["Reports"],
-            "security": BASIC_SECURITY,
-            "parameters": [SOURCE_PARAM],
-            "responses": {
-                "200": {"description": "The link.", "content": _json(_ref("ReportLink"))},
-                **_barchart_errors((401, 404, 405, 409, 429, 503)),
-            },
-        },
-    },
-    "/exports/{signed}": {
-        "get": {
-            "operationId": "report_download",
-            "summary": "Download an export file (embedded storage); the signed link is the credential.",
-            "tags": ["Reports"],
-            "security": [{}],
-            "parameters": [{"name": "signed", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {
-                "200": {
-                    "description": "The file: a header line, then one line per event.",
-                    "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
-                },
-                **_barchart_errors((405, 409, 503)),
-            },
-        },
-    },
-}
+    return rendered
 
+
+def _described_views(patterns, prefix: str = "", converters: dict | None = None):
+    """(OpenAPI path, view, URL name, path converters) of every route to a view declared with api_view."""
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        route_converters = {**(converters or {}), **getattr(pattern.pattern, "converters", {})}
+        if isinstance(pattern, URLResolver):
+            yield from _described_views(pattern.url_patterns, route, route_converters)
+        elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "operations"):
+            yield "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route), pattern.callback, pattern.name, route_converters
+
+
+def compat_api_paths(result: dict, generator, request, public) -> dict:
+    """Postprocessing hook: add the compatible API families, each view at its route, to the schema."""
+    paths = result.setdefault("paths", {})
+    for path, view, url_name, converters in _described_views(get_resolver().url_patterns):
+        # A copy: later hooks may edit the document, never the views' declarations.
+        paths[path] = deepcopy({
+            method.lower(): _operation(view, method, operation, url_name=url_name, converters=converters)
+            for method, operation in view.operations.items()
+        })
+    # Registered, not only written into result: the enum hook that runs next rebuilds the
+    # components from the generator's registry.
+    for kind, entries in ((ResolvedComponent.SCHEMA, SCHEMAS), (ResolvedComponent.SECURITY_SCHEMA, SECURITY_SCHEMES)):
+        for name, schema in entries.items():
+            component = ResolvedComponent(name=name, type=kind, object=name, schema=deepcopy(schema))
+            # Already known (basicAuth: the management API's own Basic scheme): keep that one.
+            if component.key not in generator.registry._components:
+                generator.registry.register(component)
+    result["components"] = generator.registry.build({})
+    return result
 
 # The management API's error bodies (eventsite/http/manage/drf.py exception_handler and DRF's own).
 MANAGE_ERROR = {
@@ -499,20 +379,6 @@ MANAGE_ERROR_CODES = {
 }
 
 
-def compat_api_paths(result: dict, generator, request, public) -> dict:
-    """Postprocessing hook: add the hand-described compatible API families to the schema."""
-    result["paths"] = {**result.get("paths", {}), **deepcopy(PATHS)}
-    # Registered, not only written into result: the enum hook that runs next rebuilds the
-    # components from the generator's registry.
-    for kind, entries in ((ResolvedComponent.SCHEMA, SCHEMAS), (ResolvedComponent.SECURITY_SCHEMA, SECURITY_SCHEMES)):
-        for name, schema in entries.items():
-            component = ResolvedComponent(name=name, type=kind, object=name, schema=deepcopy(schema))
-            # Already known (basicAuth: the management API's own Basic scheme): keep that one.
-            if component.key not in generator.registry._components:
-                generator.registry.register(component)
-    result["components"] = generator.registry.build({})
-    return result
-
 
 def manage_error_responses(result: dict, generator, request, public) -> dict:
     """Postprocessing hook: add DRF's error answers to every management API operation."""
@@ -524,7 +390,7 @@ def manage_error_responses(result: dict, generator, request, public) -> dict:
             responses = operation.setdefault("responses", {})
             for code, description in MANAGE_ERROR_CODES.items():
                 if code not in responses:
-                    response = {"description": description, "content": _json(_ref("ManageError"))}
+                    response = {"description": description, "content": _json(ref("ManageError"))}
                     if code == "503":
                         response["headers"] = deepcopy(RETRY_AFTER)
                     responses[code] = response

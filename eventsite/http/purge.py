@@ -7,9 +7,9 @@ a form body. Only a `purge`-scoped token of the named datasource may purge.
 
 from django.http import HttpRequest
 
-from events.models import DataSource
-from eventsite.http.auth import authenticate_request
-from eventsite.http.common import api_view, json_response
+from events.models import IDENTITY_TYPES, DataSource
+from eventsite.http.auth import TOKEN_SCHEMES, authenticate_request
+from eventsite.http.common import Answer, Operation, Param, api_view, json_response, ref
 from eventsite.http.ksense import ksense_error
 from eventsite.lib.errors import InvalidInput, PermissionDenied
 from reports.purges import Actor, purge_dataset, purge_user
@@ -17,6 +17,12 @@ from tokens.models import Scope
 
 METHODS = ("GET", "POST", "DELETE")
 TRUE_VALUES = ("1", "true", "yes")
+DS_PARAM = Param("ds", "The datasource slug (the token's).")
+
+
+def _operation(summary: str, params: tuple[Param, ...]) -> Operation:
+    return Operation(summary=summary, tag="kSense", auth=TOKEN_SCHEMES, params=params, form_on_post=True,
+                     answer=Answer("Purged.", ref("KSenseOK")), errors=(400, 401, 403, 405, 429, 503))
 
 
 def _param(request: HttpRequest, name: str, *, required: bool = True) -> str | None:
@@ -36,7 +42,11 @@ def _purge_datasource(request: HttpRequest) -> tuple[DataSource, Actor]:
     return token.datasource, Actor.for_token(token)
 
 
-@api_view(methods=METHODS, render_error=ksense_error)
+@api_view(methods=METHODS, render_error=ksense_error, operation=_operation(
+    "Delete every event of one user in the datasource (purge-scoped token).",
+    (DS_PARAM, Param("user_id"), Param("user_id_type", enum=IDENTITY_TYPES),
+     Param("suppress", f"{'/'.join(TRUE_VALUES)}: also drop this user's later events at ingest.", required=False)),
+))
 def purge_user_view(request: HttpRequest):
     datasource, actor = _purge_datasource(request)
     user_id = _param(request, "user_id")
@@ -46,7 +56,9 @@ def purge_user_view(request: HttpRequest):
     return json_response({"status": "OK"})
 
 
-@api_view(methods=METHODS, render_error=ksense_error)
+@api_view(methods=METHODS, render_error=ksense_error, operation=_operation(
+    "Hide every event of the datasource at once; rows are deleted in the background.", (DS_PARAM,),
+))
 def purge_dataset_view(request: HttpRequest):
     datasource, actor = _purge_datasource(request)
     purge_dataset(datasource=datasource, actor=actor)

@@ -3,10 +3,11 @@
 from django.http import FileResponse, HttpRequest
 
 from events.parsing import malformed_field
-from eventsite.http.auth import report_user_authenticate
+from eventsite.http.auth import BASIC_SCHEMES, report_user_authenticate
 from eventsite.http.barchart_format import barchart_error
-from eventsite.http.common import api_view, json_response, read_json
+from eventsite.http.common import JSON_VIEW_ERRORS, Answer, Operation, api_view, json_response, read_json, ref
 from eventsite.lib.errors import InvalidInput
+from reports.models import ReportJob
 from reports.selectors import report_job_get, report_status
 from reports.services import ReportRequest, report_download_resolve, report_job_create, report_link_issue
 
@@ -42,7 +43,21 @@ def report_request_parse(document) -> ReportRequest:
                          start_ms=report_filter.get("start"), end_ms=report_filter.get("end"), delimiter=delimiter)
 
 
-@api_view(methods=("POST",), render_error=barchart_error)
+def _job_operation(summary: str, answer: Answer, errors: tuple[int, ...], operation_id: str) -> Operation:
+    """A GET of one job by its source, by a report user (HTTP Basic)."""
+    return Operation(summary=summary, tag="Reports", auth=BASIC_SCHEMES, answer=answer, errors=errors,
+                     path_params={"source": "The job's source (JOB-...)."}, operation_id=operation_id)
+
+
+@api_view(methods=("POST",), render_error=barchart_error, operation=Operation(
+    summary="Start an asynchronous export (report user, HTTP Basic).",
+    tag="Reports",
+    auth=BASIC_SCHEMES,
+    body={"application/json": ref("ReportRequest")},
+    answer=Answer(f"The job, {ReportJob.Status.RUNNING.value}.", ref("ReportStatus")),
+    errors=JSON_VIEW_ERRORS,
+    operation_id="barchart_create_report",
+))
 def create_report(request: HttpRequest):
     principal = report_user_authenticate(request)
     report_request = report_request_parse(read_json(request))
@@ -50,20 +65,33 @@ def create_report(request: HttpRequest):
     return json_response(report_status(job))
 
 
-@api_view(methods=("GET",), render_error=barchart_error)
+@api_view(methods=("GET",), render_error=barchart_error, operation=_job_operation(
+    f"The job's status: {', '.join(ReportJob.Status.values)}.", Answer("The job.", ref("ReportStatus")),
+    (401, 404, 405, 429, 503), "barchart_report_availability",
+))
 def report_availability(request: HttpRequest, source: str):
     principal = report_user_authenticate(request)
     return json_response(report_status(report_job_get(source=source, principal=principal)))
 
 
-@api_view(methods=("GET",), render_error=barchart_error)
+@api_view(methods=("GET",), render_error=barchart_error, operation=_job_operation(
+    f"A download link for a {ReportJob.Status.COMPLETE.value} job.", Answer("The link.", ref("ReportLink")),
+    (401, 404, 405, 409, 429, 503), "barchart_report_link",
+))
 def report_link(request: HttpRequest, source: str):
     principal = report_user_authenticate(request)
     job = report_job_get(source=source, principal=principal)
     return json_response({"link": report_link_issue(job=job, base_url=request.build_absolute_uri("/"))})
 
 
-@api_view(methods=("GET",), render_error=barchart_error)
+@api_view(methods=("GET",), render_error=barchart_error, operation=Operation(
+    summary="Download an export file (embedded storage); the signed link is the credential.",
+    tag="Reports",
+    path_params={"signed": "The signed part of a link that GET /reports/{source} issued."},
+    answer=Answer("The file: a header line, then one line per event.", {"type": "string", "format": "binary"},
+                  media_type="text/csv"),
+    errors=(405, 409, 503),
+))
 def report_download(request: HttpRequest, signed: str):
     """The embedded default's download: the signed link is the credential, for 15 minutes."""
     path = report_download_resolve(signed=signed)
