@@ -92,3 +92,17 @@ def test_the_command_counts_new_events_at_once(client, ingest_token):
     call_command("rollup_events", stdout=out)
     assert "2 newer ones counted provisionally" in out.getvalue()
     assert figures_of("web", timezone.now()).last_hour == 2
+
+
+def test_an_id_that_commits_late_within_the_settle_time_is_still_counted(client, ingest_token):
+    post_events(client, ingest_token.raw, 3)
+    first = Event.objects.order_by("pk").first()
+    Event.objects.filter(pk=first.pk).delete()  # as if its transaction had not committed yet
+    now = timezone.now()
+    assert events_rollup(now=now).tail_events == 2
+
+    first.save(force_insert=True)  # it commits now, under the id it was given before the run
+    events_rollup(now=now + timedelta(seconds=ROLLUP_SETTLE_SECONDS + 1))
+
+    assert sum(EventHour.objects.values_list("events", flat=True)) == 3
+    assert figures_of("web", now + timedelta(seconds=ROLLUP_SETTLE_SECONDS + 1)).today == 3
