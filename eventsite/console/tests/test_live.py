@@ -73,3 +73,27 @@ def test_a_real_worker_is_the_heartbeat_and_answers_the_ping(transactional_db, s
         assert checks["Task queue"].state == "ok"
     finally:
         stop(worker)
+
+
+def test_the_health_panel_answers_with_the_broker_down(transactional_db, tmp_path):
+    from django.contrib.auth.models import User
+
+    from bench.soak import free_port
+
+    User.objects.create_superuser("ops", "ops@example.com", "ops-pass-123")
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
+    with live_gunicorn(database_url=live_database_url(), log_dir=tmp_path, REDIS_URL=nothing_listens) as (port, _p), \
+            requests.Session() as http:
+        base = f"http://127.0.0.1:{port}"
+        http.get(f"{base}/admin/login/", timeout=30)
+        login = http.post(f"{base}/admin/login/?next=/admin/", timeout=30, allow_redirects=False, data={
+            "username": "ops", "password": "ops-pass-123", "csrfmiddlewaretoken": http.cookies["csrftoken"]},
+            headers={"Referer": f"{base}/admin/login/"})
+        assert login.status_code == 302
+        page = http.get(f"{base}/admin/health/", timeout=30)  # bounded checks: it must not hang
+
+    assert page.status_code == 200
+    html = page.text
+    assert 'data-check="Workers (ping)" data-state="unknown"' in html
+    assert 'data-check="Task queue" data-state="unknown"' in html
+    assert "Check Redis (REDIS_URL)" in html
