@@ -107,17 +107,26 @@ def pages(base: str, http: requests.Session) -> list[tuple[str, str, dict | None
     middle = Event.objects.filter(datasource=web, pk__gte=(bounds["low"] + bounds["high"]) // 2).order_by("pk")[0].pk
     events_url = "/admin/events/event/"
     listing = http.get(base + events_url).text
+    # Whatever this version's list offers: an identity search (a `kind` choice) or Django's plain search box.
+    search = f"?kind=email&q={TARGET_EMAIL}" if 'name="kind"' in listing else f"?q={TARGET_EMAIL}"
     found = [
         ("overview", "/admin/", None),
         ("events list", events_url, None),
-        ("search by email", f"{events_url}?q={TARGET_EMAIL}", None),
+        ("search by email", events_url + search, None),
         ("filter by datasource", f"{events_url}?datasource__id__exact={web.pk}", None),
     ]
-    page2 = _link(listing, r"^(2|next|next ›|›|newer|older ›|older)$") or "?p=1"
-    found.append(("page 2", events_url + unescape(page2) if page2.startswith("?") else page2, None))
-    older = _link(listing, r"older")
+    if 'name="type"' in listing:  # this version filters by type too
+        found.append(("filter by datasource and type", f"{events_url}?datasource__id__exact={web.pk}&type=type_07",
+                      None))
+    # Page 2: keyset "Older" link if the list has one, else Django's page link "2"; then "older" from there.
+    page2 = _link(listing, r"^older") or _link(listing, r"^2$") or "?p=2"
+    page2_url = events_url + unescape(page2) if page2.startswith("?") else unescape(page2)
+    found.append(("page 2", page2_url, None))
+    second = http.get(base + page2_url).text
+    older = _link(second, r"^older") or _link(second, r"^3$")
     if older:
-        found.append(("older", events_url + unescape(older) if older.startswith("?") else older, None))
+        found.append(("older (page 3)", events_url + unescape(older) if older.startswith("?") else unescape(older),
+                      None))
     found += [
         ("event detail", f"{events_url}{middle}/change/", None),
         ("datasource page", f"/admin/events/datasource/{web.pk}/change/", None),
@@ -125,6 +134,7 @@ def pages(base: str, http: requests.Session) -> list[tuple[str, str, dict | None
          {"user_id_type": "email", "user_id": TARGET_EMAIL, "preview": "1"}),
         ("purge all events: dry-run page", f"/admin/events/datasource/{web.pk}/purge-dataset/", None),
         ("health panel", "/admin/health/", None),
+        ("locked-out admins", "/admin/lockouts/", None),
         ("report jobs", "/admin/reports/reportjob/", None),
     ]
     return found
