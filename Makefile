@@ -20,7 +20,7 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## make run: web + worker + scheduler on the embedded default (SQLite, files in var/), port $(PORT)
+## make run: web + workers (default and exports queues) + scheduler on the embedded default (SQLite, files in var/), port $(PORT)
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "eventsite on http://127.0.0.1:$(PORT)/ (admin at /admin/; create a login with: $(BIN)/python manage.py createsuperuser)"

@@ -51,10 +51,11 @@ class PendingBatch:
 
 
 def insert_batches(batches: list[PendingBatch]) -> list[PendingBatch]:
-    """One query string: the epoch lock of each datasource, shared, then one INSERT ... SELECT that
-    takes each row's epoch from its datasource. PostgreSQL runs it as one implicit transaction;
-    the INSERT is a statement of its own so that its snapshot is taken after the locks are granted
-    (it sees the epoch of a purge that committed while the batch waited).
+    """One query string: the epoch lock of each datasource (one, as the committer groups them),
+    shared, then one INSERT ... SELECT that takes each row's epoch from its datasource. PostgreSQL
+    runs it as one implicit transaction; the INSERT is a statement of its own so that its snapshot
+    is taken after the locks are granted (it sees the epoch of a purge that committed while the
+    batch waited).
 
     Returns the batches whose datasource no longer exists: the statement wrote nothing for them
     and everything for the others.
@@ -66,8 +67,8 @@ def insert_batches(batches: list[PendingBatch]) -> list[PendingBatch]:
         params += epoch_lock_key(datasource_id)
     for pending in batches:
         for sequence, row in enumerate(pending.rows):
-            params += [len(values), pending.datasource.pk, row.event_id, str(pending.batch), sequence, pending.received_at,
-                       row.timestamp, row.type, row.customer, row.product]
+            params += [len(values), pending.datasource.pk, row.event_id, str(pending.batch), sequence,
+                       pending.received_at, row.timestamp, row.type, row.customer, row.product]
             params += [row.identities.get(kind) for kind in IDENTITY_TYPES]
             params.append(row.payload_json.decode())
             values.append(_VALUES_ROW)
@@ -123,10 +124,18 @@ class GroupCommitter:
         """Take what is queued (within max_rows), write it, wake its requests and hand the next
         group to the first request still waiting (each request writes at most one group)."""
         with self._lock:
-            group, rows = [], 0
-            while self._queue and (not group or rows + len(self._queue[0].rows) <= self.max_rows):
-                rows += len(self._queue[0].rows)
-                group.append(self._queue.pop(0))
+            # One datasource a statement: on a distributed PostgreSQL (Citus, by datasource_id) it
+            # stays a single-shard insert. Others wait for the next group, in arrival order.
+            datasource_id = self._queue[0].datasource.pk
+            group, rows, waiting = [], 0, []
+            for pending in self._queue:
+                fits = not group or rows + len(pending.rows) <= self.max_rows
+                if pending.datasource.pk == datasource_id and fits:
+                    group.append(pending)
+                    rows += len(pending.rows)
+                else:
+                    waiting.append(pending)
+            self._queue = waiting
         try:
             self._write_group(group)
         finally:

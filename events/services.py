@@ -9,11 +9,12 @@ replaced: the older row is deleted in the same transaction as the new one is wri
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from events.groupcommit import (
     EPOCH_LOCK_SHARED,
@@ -211,28 +212,57 @@ def _bulk_create_rows(
 # --- Purges (orchestrated by reports.purges, which also records the audit) -----------------
 
 RECLAIM_CHUNK = 10_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _identity_column(kind: str) -> str:
     return f"user_{identity_type_check(kind)}"
 
 
-def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tuple[int, set[tuple[str, str]]]:
+@dataclass(frozen=True, slots=True)
+class PurgedEvent:
+    """One erased event, as far as report files care: reports filter on customer and product."""
+
+    datasource_id: int
+    epoch: int
+    customer: str
+    product: str
+    type: str
+    timestamp_ms: int
+
+
+def timestamp_ms(value: datetime | str) -> int:
+    """An event time in whole milliseconds since the epoch, exactly (integer arithmetic, the
+    report files' first column). A raw cursor gives SQLite's text, PostgreSQL's datetime."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // timedelta(milliseconds=1)
+
+
+def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tuple[int, list[PurgedEvent]]:
     """Delete every event of one user in a datasource, in every epoch, through the
     (datasource, user_<kind>) partial index: the cost follows the user's events, not the table.
 
-    Returns the count and the (customer, product) pairs of the deleted events, which tell
-    which reports may have held them (one pass: the DELETE returns them).
+    Returns the count and the deleted events that reports can hold (those with a customer),
+    which tell which report files may have held them (one pass: the DELETE returns them).
     """
     column = _identity_column(kind)
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {Event._meta.db_table} WHERE datasource_id = %s AND {column} = %s "
-            f"RETURNING customer, product",
+            f"RETURNING epoch, customer, product, type, timestamp",
             [datasource.pk, digest],
         )
         deleted = cursor.fetchall()
-    return len(deleted), {(customer, product) for customer, product in deleted if customer is not None}
+    reportable = [
+        PurgedEvent(datasource_id=datasource.pk, epoch=epoch, customer=customer, product=product, type=event_type,
+                    timestamp_ms=timestamp_ms(timestamp))
+        for epoch, customer, product, event_type, timestamp in deleted
+        if customer is not None
+    ]
+    return len(deleted), reportable
 
 
 def events_purge_dataset_begin(*, datasource: DataSource) -> EpochReclaim:

@@ -86,6 +86,10 @@ REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)
 REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7, minimum=1)
 REPORT_MAX_ROWS = env_int("REPORT_MAX_ROWS", 50_000_000, minimum=1)
 REPORT_TIME_LIMIT_SECONDS = env_int("REPORT_TIME_LIMIT_SECONDS", 3600, minimum=1)
+# A report's `types` list is stored and echoed in every status answer: bound it.
+REPORT_MAX_TYPES = env_int("REPORT_MAX_TYPES", 1000, minimum=1)
+# Jobs one user may have RUNNING at once (each may hold an export worker up to the time limit).
+REPORT_MAX_RUNNING_PER_USER = env_int("REPORT_MAX_RUNNING_PER_USER", 3, minimum=1)
 # Hard limits on background tasks (a purge reclaim deletes in 10k-row chunks; sweeps are short).
 RECLAIM_TIME_LIMIT_SECONDS = env_int("RECLAIM_TIME_LIMIT_SECONDS", 3600, minimum=1)
 SWEEP_TIME_LIMIT_SECONDS = env_int("SWEEP_TIME_LIMIT_SECONDS", 600, minimum=1)
@@ -283,6 +287,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "console-rollup-events": {"task": "eventsite.console.tasks.rollup_events", "schedule": 30.0},
 }
 CELERY_TIMEZONE = "UTC"
+# Exports (up to REPORT_TIME_LIMIT_SECONDS each) have their own queue and workers (Procfile
+# `exports`), so purge reclaims, file deletions and sweeps on the default queue never wait behind them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+EXPORTS_QUEUE = "exports"
+CELERY_TASK_ROUTES = {"reports.tasks.export_report": {"queue": EXPORTS_QUEUE}}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

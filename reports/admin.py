@@ -45,13 +45,31 @@ class ReportStartForm(forms.Form):
     start = forms.DateTimeField(required=False, help_text="UTC, e.g. 2026-11-01 00:00")
     end = forms.DateTimeField(required=False)
     delimiter = forms.CharField(max_length=1, initial="|", strip=False)
+    raw = forms.BooleanField(required=False, label="Raw values",
+                             help_text="Keep values starting with = + - @ tab or CR as they are (unsafe to open in a "
+                                       "spreadsheet); by default they are prefixed with ' and quoted")
+
+
+class FileDeletionFilter(admin.SimpleListFilter):
+    title = "file deletion"
+    parameter_name = "file_deletion"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "pending (storage has not confirmed)"), ("done", "deleted")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(file_delete_requested_at__isnull=False, file_deleted_at=None)
+        if self.value() == "done":
+            return queryset.filter(file_deleted_at__isnull=False)
+        return queryset
 
 
 @admin.register(ReportJob)
 class ReportJobAdmin(ReadOnlyAdmin):
     list_display = ["source", "status", "customer", "product", "rows", "bytes", "duration", "requested_by",
                     "created_at", "download"]
-    list_filter = ["status", "customer", "product"]
+    list_filter = ["status", FileDeletionFilter, "customer", "product"]
     list_select_related = ["requested_by"]
     readonly_fields = [field.name for field in ReportJob._meta.fields]
     show_full_result_count = False
@@ -63,10 +81,12 @@ class ReportJobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="file")
     def download(self, obj):
+        if obj.file_delete_pending:
+            return "deletion pending"  # a GDPR deletion storage has not confirmed: the sweep retries it
         if obj.status == ReportJob.Status.COMPLETE and obj.file_deleted_at is None:
             return format_html('<a class="button" href="{}">Download</a>',
                                reverse("admin:reports_reportjob_download", args=[obj.pk]))
-        return ""
+        return "deleted" if obj.file_deleted_at else ""
 
     # Read-only: reports start from the form below, which calls the service.
 
@@ -90,7 +110,7 @@ class ReportJobAdmin(ReadOnlyAdmin):
             bounds = {name: int(data[name].timestamp() * 1000) if data[name] else None for name in ("start", "end")}
             report_request = ReportRequest(customer=data["customer"], product=data["product"], types=types,
                                            start_ms=bounds["start"], end_ms=bounds["end"],
-                                           delimiter=data["delimiter"])
+                                           delimiter=data["delimiter"], raw=data["raw"])
             try:
                 job = report_job_create(principal=ReportPrincipal(user=request.user, customer=None),
                                         request=report_request)

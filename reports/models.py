@@ -45,11 +45,24 @@ class ReportJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     file_key = models.CharField(max_length=200, blank=True)
+    # A file deletion (purge or retention) is asked for first, then confirmed by storage: while
+    # file_delete_requested_at is set and file_deleted_at is not, the deletion is pending (no
+    # link is issued; the sweep retries). file_deleted_at means storage confirmed it.
+    file_delete_requested_at = models.DateTimeField(null=True, blank=True)
     file_deleted_at = models.DateTimeField(null=True, blank=True)
     rows = models.BigIntegerField(null=True, blank=True)
     bytes = models.BigIntegerField(null=True, blank=True)
     # Set by a purge while the job runs: the export may hold purged events and must be redone.
     rerun_required = models.BooleanField(default=False)
+    # What the file holds, recorded with COMPLETE from the same snapshot as the export, so a purge
+    # deletes only files that can hold its events: {"<datasource id>": epoch} of the exported
+    # events and their time range (ms). None: recorded before this existed, may hold anything.
+    exported_datasources = models.JSONField(null=True, blank=True)
+    exported_min_ms = models.BigIntegerField(null=True, blank=True)
+    exported_max_ms = models.BigIntegerField(null=True, blank=True)
+    # output.raw: keep values as they arrived; by default cells a spreadsheet would run as a
+    # formula are neutralised (OWASP CSV injection).
+    raw_values = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -61,6 +74,10 @@ class ReportJob(models.Model):
     @property
     def source(self) -> str:
         return f"JOB-{self.id}"
+
+    @property
+    def file_delete_pending(self) -> bool:
+        return self.file_delete_requested_at is not None and self.file_deleted_at is None
 
     @property
     def duration_seconds(self) -> float | None:

@@ -21,8 +21,7 @@ from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
 from eventsite.lib.dberrors import database_errors
 from eventsite.lib.errors import InvalidInput
-from reports.models import ReportJob
-from reports.services import report_files_purge
+from reports.services import report_files_purge_epoch, report_files_purge_events
 from reports.tasks import reclaim_purged_epoch
 
 logger = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def purge_user_preview(*, datasource: DataSource, kind: str, user_id: str) -> in
 def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor, suppress: bool = False) -> PurgeAudit:
     digest = _digest(kind, user_id)
     with database_errors(), transaction.atomic():
-        deleted, pairs = events_purge_user(datasource=datasource, kind=kind, digest=digest)
+        deleted, purged_events = events_purge_user(datasource=datasource, kind=kind, digest=digest)
         if suppress:
             suppression_add(datasource=datasource, kind=kind, digest=digest)
         audit = PurgeAudit.objects.create(
@@ -91,7 +90,7 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
         )
     # After the commit, and outside any transaction (object storage): exports that may hold
     # the user's events rerun (if running) or lose their file (if complete).
-    removed = report_files_purge(pairs=pairs)
+    removed = report_files_purge_events(events=purged_events)
     if removed:
         PurgeAudit.objects.filter(pk=audit.pk).update(files_removed=removed)
         audit.files_removed = removed
@@ -105,10 +104,9 @@ def purge_dataset_preview(*, datasource: DataSource) -> int:
 def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
     """Hide every event of the datasource now; the rows are deleted in the background."""
     with database_errors(), transaction.atomic():
+        # Which reports can hold this datasource's events is worked out by the background
+        # reclaim, before it deletes the rows: nothing here scans the datasource.
         reclaim = events_purge_dataset_begin(datasource=datasource)
-        # Which reports hold this datasource's events is only known by scanning it (done in
-        # the background reclaim); a report running right now reruns, to be safe.
-        ReportJob.objects.filter(status=ReportJob.Status.RUNNING).update(rerun_required=True)
         audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
         EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
         transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk))
@@ -141,7 +139,7 @@ def purge_dataset_reclaim(*, reclaim_id: int) -> int:
     if reclaim is None:
         return 0
     pairs = events_customer_product_pairs(datasource=reclaim.datasource, epoch=reclaim.epoch)
-    removed = report_files_purge(pairs=pairs, running_too=False)
+    removed = report_files_purge_epoch(datasource_id=reclaim.datasource_id, epoch=reclaim.epoch, pairs=pairs)
     deleted = events_reclaim_epoch(reclaim=reclaim)
     if reclaim.audit_id is not None:
         PurgeAudit.objects.filter(pk=reclaim.audit_id).update(

@@ -43,7 +43,8 @@ def report_status(job: ReportJob) -> dict:
         "status": job.status,
         "filter": report_filter,
         "timing": timing,
-        "output": {"delimiter": job.delimiter},
+        # raw only when asked for: the Barchart client knows delimiter alone.
+        "output": {"delimiter": job.delimiter, **({"raw": True} if job.raw_values else {})},
     }
 
 

@@ -1,6 +1,7 @@
 """Writes of the reports layer."""
 
 import csv
+import json
 import logging
 import shutil
 import tempfile
@@ -13,16 +14,18 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Func, IntegerField, Max, Q
+from django.db.models import BigIntegerField, F, Func, IntegerField, Max, Min, Q, TextField
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Extract, Floor
 from django.db.utils import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
+from events.models import Event
 from events.parsing import malformed_field
 from events.selectors import events_visible
-from eventsite.lib.errors import InvalidInput, ServiceUnavailable
+from events.services import PurgedEvent, timestamp_ms
+from eventsite.lib.errors import InvalidInput, ServiceUnavailable, TooManyRequests
 from reports import storage
 from reports.exceptions import ReportJobRunning, ReportJobUnavailable
 from reports.models import ReportJob, ReportUser
@@ -53,11 +56,15 @@ def report_user_upsert(*, username: str, customer: str, password: str | None) ->
 # --- Report jobs ---------------------------------------------------------------------------
 
 logger = logging.getLogger(__name__)
-FORBIDDEN_DELIMITERS = {'"', "\n", "\r", "\x00"}
+# A delimiter is one single-byte ASCII character; these would break the CSV (or PostgreSQL's
+# COPY, which reads a backslash in its E'' literal as an escape).
+FORBIDDEN_DELIMITERS = {'"', "\n", "\r", "\x00", "\\"}
 MAX_ATTEMPTS = 3
 MAX_PURGE_RERUNS = 3
 PROGRESS_EVERY = 10_000
 DOWNLOAD_SALT = "reports.download"
+RUNNING_CAP_RETRY_SECONDS = 30
+SWEEP_STORAGE_FAILURES = 3  # consecutive file deletions refused before a sweep leaves the rest for the next
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,7 @@ class ReportRequest:
     start_ms: int | None = None
     end_ms: int | None = None
     delimiter: str = "|"
+    raw: bool = False  # output.raw: keep values that a spreadsheet would run as formulas
 
 
 def _report_request_problems(request: ReportRequest) -> list[str]:
@@ -79,6 +87,8 @@ def _report_request_problems(request: ReportRequest) -> list[str]:
             problems.append(malformed_field(name))
     if request.types is not None and (not request.types or not all(0 < len(t) <= 200 for t in request.types)):
         problems.append(malformed_field("types"))
+    elif request.types is not None and len(request.types) > settings.REPORT_MAX_TYPES:
+        problems.append(malformed_field("types") + f" At most {settings.REPORT_MAX_TYPES} types (REPORT_MAX_TYPES).")
     for name in ("start_ms", "end_ms"):
         value = getattr(request, name)
         if value is not None and not 0 <= value < 2**53:
@@ -86,8 +96,9 @@ def _report_request_problems(request: ReportRequest) -> list[str]:
     if (request.start_ms is not None and request.end_ms is not None and not problems
             and request.start_ms > request.end_ms):
         problems.append(malformed_field("end") + " It is before start.")
-    if len(request.delimiter) != 1 or request.delimiter in FORBIDDEN_DELIMITERS:
-        problems.append(malformed_field("delimiter") + " Use one character other than a quote or a line break.")
+    if len(request.delimiter) != 1 or not request.delimiter.isascii() or request.delimiter in FORBIDDEN_DELIMITERS:
+        problems.append(malformed_field("delimiter") + " Use one ASCII character other than a quote, a line break,"
+                        " a backslash or NUL.")
     return problems
 
 
@@ -102,11 +113,19 @@ def report_job_create(*, principal: ReportPrincipal, request: ReportRequest) -> 
     if problems:
         raise InvalidInput("The report request cannot be interpreted", details=problems)
     principal.check_customer(request.customer)
-    job = ReportJob.objects.create(
-        requested_by=principal.user, customer=request.customer,
-        product=request.product, types=request.types, start_ms=request.start_ms, end_ms=request.end_ms,
-        delimiter=request.delimiter,
-    )
+    with transaction.atomic():
+        # The user's row lock serialises one user's requests, so two at once cannot both pass the cap.
+        User.objects.select_for_update().filter(pk=principal.user.pk).first()
+        running = ReportJob.objects.filter(requested_by=principal.user, status=ReportJob.Status.RUNNING).count()
+        if running >= settings.REPORT_MAX_RUNNING_PER_USER:
+            # Each running job may hold a worker for REPORT_TIME_LIMIT_SECONDS: one user must not hold them all.
+            raise TooManyRequests(f"{running} of your reports are still running (REPORT_MAX_RUNNING_PER_USER); "
+                                  "retry when one has finished", retry_after=RUNNING_CAP_RETRY_SECONDS)
+        job = ReportJob.objects.create(
+            requested_by=principal.user, customer=request.customer,
+            product=request.product, types=request.types, start_ms=request.start_ms, end_ms=request.end_ms,
+            delimiter=request.delimiter, raw_values=request.raw,
+        )
     try:
         export_report.apply_async((str(job.id),), retry=False)
     except Exception as exc:  # noqa: BLE001 - any broker failure
@@ -159,21 +178,37 @@ def report_job_run(*, job_id: str) -> str:
         return ReportJob.Status.FAILED
     key = f"reports/{job.id}.csv"
     began = time.monotonic()
-    for _ in range(MAX_PURGE_RERUNS):
-        outcome = _export_once(job, key, began)
-        if outcome is not None:
-            return outcome
-        # A purge touched this report while it ran: export again, without the purged events.
-        ReportJob.objects.filter(pk=job.pk).update(rerun_required=False)
+    try:
+        for _ in range(MAX_PURGE_RERUNS):
+            outcome = _export_once(job, key, began)
+            if outcome is not None:
+                return outcome
+            # A purge touched this report while it ran: export again, without the purged events.
+            ReportJob.objects.filter(pk=job.pk).update(rerun_required=False)
+    except Exception as exc:
+        # Whatever went wrong (a bad statement, a bug, a lost connection), the requester learns
+        # it now rather than from the sweep an hour later. A worker killed outright raises
+        # nothing: its task is redelivered instead.
+        logger.exception("report job %s failed", job.pk)
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()  # a lost connection reconnects for the update
+        if _finish(job, ReportJob.Status.FAILED, _failure_reason(exc)):
+            _remove_partial(key)  # the error may have come after the upload: leave no orphan file
+        return ReportJob.Status.FAILED
     _finish(job, ReportJob.Status.FAILED, "Purges kept changing the data during the export; request it again")
     return ReportJob.Status.FAILED
+
+
+def _failure_reason(exc: Exception) -> str:
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"The export failed: {exc.__class__.__name__}" + (f": {detail}" if detail else "")
 
 
 def _export_once(job: ReportJob, key: str, began: float) -> str | None:
     """One export pass; None when a purge asked for a rerun before it could complete."""
     with tempfile.TemporaryDirectory(prefix="eventsite-report-") as workdir:
         try:
-            rows, path = _write_file(job, Path(workdir), began)
+            rows, path, scope = _write_file(job, Path(workdir), began)
         except _Stop as stop:
             _finish(job, stop.status, stop.reason)
             return stop.status
@@ -184,7 +219,7 @@ def _export_once(job: ReportJob, key: str, began: float) -> str | None:
             _finish(job, ReportJob.Status.FAILED, error.message)
             return ReportJob.Status.FAILED
         size = path.stat().st_size
-    if _finish(job, ReportJob.Status.COMPLETE, "", file_key=key, rows=rows, bytes=size):
+    if _finish(job, ReportJob.Status.COMPLETE, "", file_key=key, rows=rows, bytes=size, **scope):
         return ReportJob.Status.COMPLETE
     current = ReportJob.objects.get(pk=job.pk)
     if current.status == ReportJob.Status.RUNNING and current.rerun_required:
@@ -200,32 +235,78 @@ def _remove_partial(key: str) -> None:
         logger.warning("could not remove %s; the retention sweep will", key)
 
 
-def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]:
+def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path, dict]:
+    """Write the job's file; returns the row count, the path and what the file holds (the
+    export scope a purge compares with its events, see report_files_purge_events)."""
     if connection.vendor == "postgresql":
         return _write_file_with_copy(job, workdir, began)
     keys = report_context_keys(product=job.product, types=job.types)
     width = len(keys) if keys is not None else report_catalog_width(product=job.product)
     body_path, final_path = workdir / "body.csv", workdir / "report.csv"
     rows = 0
+    cell = str if job.raw_values else csv_safe
+    epochs: dict[str, int] = {}
+    first_ms = last_ms = None
     with body_path.open("w", newline="", encoding="utf-8") as body:
-        writer = _csv_writer(body, job.delimiter)
-        rows_of = _job_events(job).values_list("timestamp", "type", "payload__context")
-        for timestamp, event_type, context in rows_of.iterator(chunk_size=5000):
-            values = [str(value) for value in context] if isinstance(context, list) else []
+        writer = _csv_writer(body, job.delimiter, raw=job.raw_values)
+        rows_of = _job_events(job).values_list("timestamp", "type", "payload__context", "datasource_id", "epoch")
+        for timestamp, event_type, context, datasource_id, epoch in rows_of.iterator(chunk_size=5000):
+            values = [cell(_json_text(value)) for value in context] if isinstance(context, list) else []
             width = max(width, len(values))
-            writer.writerow([int(timestamp.timestamp() * 1000), event_type, *values])
+            event_ms = timestamp_ms(timestamp)
+            writer.writerow([event_ms, cell(event_type), *values])
+            epochs[str(datasource_id)] = epoch
+            first_ms = event_ms if first_ms is None else first_ms  # rows come in time order
+            last_ms = event_ms
             rows += 1
             if rows % PROGRESS_EVERY == 0:
                 _check_limits(rows, began)
         _check_limits(rows, began)
-    header = _header(keys, width)
+    header = _header(keys, width, raw=job.raw_values)
     with (
         final_path.open("w", newline="", encoding="utf-8") as final,
         body_path.open(newline="", encoding="utf-8") as body,  # newline="": keep \r inside values
     ):
         _csv_writer(final, job.delimiter).writerow(header)
         shutil.copyfileobj(body, final, length=1024 * 1024)
-    return rows, final_path
+    return rows, final_path, _scope(epochs, first_ms, last_ms)
+
+
+def _json_text(value) -> str:
+    """A context value as PostgreSQL's ->> writes it (the COPY path): null empty, booleans and
+    nested values as JSON, strings and numbers as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _scope(epochs: dict[str, int], first_ms: int | None, last_ms: int | None) -> dict:
+    return {"exported_datasources": epochs, "exported_min_ms": first_ms, "exported_max_ms": last_ms}
+
+
+# A cell starting with one of these is run as a formula by spreadsheets (OWASP, CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PATTERN = "^[=+\\-@\t\r]"  # the same, as a PostgreSQL regular expression
+
+
+def csv_safe(value: str) -> str:
+    """OWASP's neutralisation: a leading single quote makes the cell text (and the cell is
+    always quoted, see _csv_writer). output.raw turns it off."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+class _CsvSafe(Func):
+    """csv_safe in SQL, so the COPY path still streams without Python touching a row."""
+
+    arity = 1
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (f"(CASE WHEN {sql} ~ %s THEN '''' || {sql} ELSE {sql} END)",
+                (*params, FORMULA_PATTERN, *params, *params))
 
 
 class _LineFeedRows:
@@ -244,39 +325,60 @@ class _LineFeedRows:
         return self._handle.write(text)
 
 
-def _csv_writer(handle, delimiter: str):
-    return csv.writer(_LineFeedRows(handle), delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+def _csv_writer(handle, delimiter: str, *, raw: bool = True):
+    # Neutralised files quote every text cell (the timestamp, an int, stays bare), as COPY's
+    # FORCE_QUOTE does in the PostgreSQL path: both paths write the same bytes.
+    quoting = csv.QUOTE_MINIMAL if raw else csv.QUOTE_NONNUMERIC
+    return csv.writer(_LineFeedRows(handle), delimiter=delimiter, lineterminator="\r\n", quoting=quoting)
 
 
-def _header(keys: list[str] | None, width: int) -> list[str]:
+def _header(keys: list[str] | None, width: int, *, raw: bool = True) -> list[str]:
     columns = keys if keys is not None and len(keys) == width else [f"context_{n}" for n in range(1, width + 1)]
-    return ["timestamp", "type", *columns]
+    return ["timestamp", "type", *(columns if raw else map(csv_safe, columns))]
 
 
-def _write_file_with_copy(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path]:
+def _write_file_with_copy(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path, dict]:
     """PostgreSQL streams the file itself: COPY (SELECT ...) TO STDOUT in CSV, the same quoting
-    rules as the csv module, straight into the file; no row passes through Python."""
+    rules as the csv module, straight into the file; no row passes through Python.
+
+    One REPEATABLE READ transaction: the scope recorded for purges (datasources, time range)
+    describes exactly the rows COPY wrote, whatever ingest or purges commit meanwhile.
+    """
     keys = report_context_keys(product=job.product, types=job.types)
     events = _job_events(job)
     final_path = workdir / "report.csv"
     remaining = settings.REPORT_TIME_LIMIT_SECONDS - (time.monotonic() - began)
+    snapshot = not connection.in_atomic_block  # the isolation level can only be set first thing
     try:
         with transaction.atomic(), connection.cursor() as cursor:
+            if snapshot:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("SET LOCAL statement_timeout = %s", [max(1, int(remaining * 1000))])
-            # Column count: the longest context among the selected events.
-            width = events.aggregate(width=Max(Func(KeyTransform("context", "payload"),
-                                                    function="jsonb_array_length", output_field=IntegerField())))
-            width = max(width["width"] or 0, len(keys) if keys is not None else 0)
-            timestamp_ms = Cast(Floor(Extract("timestamp", "epoch") * 1000), BigIntegerField())
-            context = [KeyTextTransform(str(n), KeyTransform("context", "payload")) for n in range(width)]
-            selected = events.values_list(timestamp_ms, "type", *context)[: settings.REPORT_MAX_ROWS + 1]
+            # Column count (the longest context among the selected events) and the scope, per
+            # datasource and epoch, in one pass.
+            context_length = Func(KeyTransform("context", "payload"), function="jsonb_array_length",
+                                  output_field=IntegerField())
+            groups = list(events.order_by().values("datasource_id", "epoch").annotate(
+                width=Max(context_length), first=Min("timestamp"), last=Max("timestamp")))
+            width = max([group["width"] or 0 for group in groups] + [len(keys) if keys is not None else 0])
+            text = _CsvSafe if not job.raw_values else (lambda expression: expression)
+            columns = {
+                "timestamp_ms": Cast(Floor(Extract("timestamp", "epoch") * 1000), BigIntegerField()),
+                "event_type": text(F("type")),
+                **{f"context_{n + 1}": text(KeyTextTransform(str(n), KeyTransform("context", "payload")))
+                   for n in range(width)},
+            }
+            selected = events.annotate(**columns).values_list(*columns)[: settings.REPORT_MAX_ROWS + 1]
             query = cursor.mogrify(*selected.query.sql_with_params()).decode()
             delimiter = job.delimiter.replace("'", "''")
+            # FORCE_QUOTE: every text cell quoted, as OWASP asks (and as the Python path writes).
+            force_quote = "" if job.raw_values else f", FORCE_QUOTE ({', '.join(list(columns)[1:])})"
             with final_path.open("w", newline="", encoding="utf-8") as final:
-                _csv_writer(final, job.delimiter).writerow(_header(keys, width))
+                _csv_writer(final, job.delimiter).writerow(_header(keys, width, raw=job.raw_values))
                 final.flush()
                 cursor.cursor.copy_expert(
-                    f"COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER E'{delimiter}', ENCODING 'UTF8')", final
+                    f"COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER E'{delimiter}', ENCODING 'UTF8'"
+                    f"{force_quote})", final
                 )
                 rows = cursor.cursor.rowcount
     except OperationalError as exc:
@@ -284,7 +386,10 @@ def _write_file_with_copy(job: ReportJob, workdir: Path, began: float) -> tuple[
             raise _time_limit_stop() from exc
         raise
     _check_limits(rows, began)
-    return rows, final_path
+    epochs = {str(group["datasource_id"]): group["epoch"] for group in groups}
+    firsts = [timestamp_ms(group["first"]) for group in groups]
+    lasts = [timestamp_ms(group["last"]) for group in groups]
+    return rows, final_path, _scope(epochs, min(firsts, default=None), max(lasts, default=None))
 
 
 def _time_limit_stop() -> "_Stop":
@@ -305,7 +410,11 @@ def report_link_issue(*, job: ReportJob, base_url: str) -> str:
         raise ReportJobRunning(f"Report {job.source} is still running")
     if job.status != ReportJob.Status.COMPLETE:
         raise ReportJobUnavailable(f"Report {job.source} ended {job.status}: {job.status_reason}")
-    if job.file_deleted_at is not None or not job.file_key or not storage.exists(key=job.file_key):
+    if job.file_delete_requested_at is not None or job.file_deleted_at is not None:
+        # Also while storage has not confirmed the deletion (a purge while S3 was down).
+        reason = f": {job.status_reason}" if job.status_reason else ""
+        raise ReportJobUnavailable(f"The file of report {job.source} no longer exists{reason}")
+    if not job.file_key or not storage.exists(key=job.file_key):
         raise ReportJobUnavailable(f"The file of report {job.source} no longer exists")
     if storage.is_local():
         signed = signing.dumps({"job": str(job.id), "key": job.file_key}, salt=DOWNLOAD_SALT)
@@ -321,55 +430,166 @@ def report_download_resolve(*, signed: str) -> Path:
         raise ReportJobUnavailable("This download link has expired; ask for a new one") from None
     except signing.BadSignature:
         raise ReportJobUnavailable("This download link is not valid") from None
-    job = ReportJob.objects.filter(pk=data["job"], file_key=data["key"], file_deleted_at=None).first()
+    job = ReportJob.objects.filter(pk=data["job"], file_key=data["key"], file_delete_requested_at=None,
+                                   file_deleted_at=None).first()
     if job is None or not storage.exists(key=job.file_key):
         raise ReportJobUnavailable("The file of this report no longer exists")
     return storage.local_path(key=job.file_key)
 
 
 def report_jobs_sweep() -> dict[str, int]:
-    """Periodic: fail jobs stuck RUNNING past their time limit; delete files past retention."""
+    """Periodic: fail jobs stuck RUNNING past their time limit; delete files past retention;
+    retry file deletions that storage has not confirmed yet (a purge while S3 was down)."""
     now = timezone.now()
     stuck_before = now - timedelta(seconds=settings.REPORT_TIME_LIMIT_SECONDS + 300)
     stuck = ReportJob.objects.filter(status=ReportJob.Status.RUNNING, created_at__lt=stuck_before).update(
         status=ReportJob.Status.FAILED, status_reason="No worker finished it within the time limit",
         finished_at=now)
-    expired = 0
     retention_before = now - timedelta(days=settings.REPORT_RETENTION_DAYS)
-    for job in ReportJob.objects.filter(file_deleted_at=None, finished_at__lt=retention_before).exclude(file_key=""):
+    expired = list(ReportJob.objects.filter(file_delete_requested_at=None, file_deleted_at=None,
+                                            finished_at__lt=retention_before).exclude(file_key=""))
+    _files_delete_request(expired)
+    # Random order: a file storage keeps refusing cannot hold the others back sweep after sweep.
+    pending = list(ReportJob.objects.filter(file_delete_requested_at__isnull=False, file_deleted_at=None)
+                   .order_by("?"))
+    deleted = _files_delete_confirm(pending, give_up_after=SWEEP_STORAGE_FAILURES)
+    return {"stuck": stuck, "expired": len(expired), "deleted": deleted, "pending": len(pending) - deleted}
+
+
+def report_files_pending() -> int:
+    """How many file deletions storage has not confirmed yet."""
+    return ReportJob.objects.filter(file_delete_requested_at__isnull=False, file_deleted_at=None).count()
+
+
+def _files_delete_request(jobs: list[ReportJob], reason: str | None = None) -> list[ReportJob]:
+    """Mark files for deletion: from this update on no link is issued for them, whatever
+    storage does. Returns the jobs this call marked (not those already marked)."""
+    if not jobs:
+        return []
+    changes = {"file_delete_requested_at": timezone.now()}
+    if reason:
+        changes["status_reason"] = reason
+    unmarked = ReportJob.objects.filter(pk__in=[job.pk for job in jobs], file_delete_requested_at=None,
+                                        file_deleted_at=None)
+    marked = set(unmarked.values_list("pk", flat=True))
+    ReportJob.objects.filter(pk__in=marked).update(**changes)
+    return [job for job in jobs if job.pk in marked]
+
+
+def _files_delete_confirm(jobs: list[ReportJob], *, give_up_after: int) -> int:
+    """Delete marked files until storage fails give_up_after times in a row (it is down: the
+    rest stay pending for the next sweep instead of each waiting out its timeout)."""
+    deleted = failures = 0
+    for job in jobs:
+        if _file_delete_confirm(job):
+            deleted, failures = deleted + 1, 0
+        else:
+            failures += 1
+            if failures >= give_up_after:
+                break
+    return deleted
+
+
+def _file_delete_confirm(job: ReportJob) -> bool:
+    """Delete a marked job's file; file_deleted_at only once storage confirmed it."""
+    if job.file_key:
         try:
             storage.delete(key=job.file_key)
         except ServiceUnavailable:
-            continue  # next sweep
-        ReportJob.objects.filter(pk=job.pk).update(file_deleted_at=now)
-        expired += 1
-    return {"stuck": stuck, "expired": expired}
+            logger.warning("could not delete the file of %s; it stays pending for the sweep", job.pk)
+            return False
+    ReportJob.objects.filter(pk=job.pk, file_deleted_at=None).update(file_deleted_at=timezone.now())
+    return True
 
 
-def report_files_purge(*, pairs: set[tuple[str, str]], running_too: bool = True) -> int:
-    """After a purge: make reports that may hold purged events forget them.
+PURGED_REASON = "File deleted: it held events erased by a purge"
 
-    pairs: the (customer, product) of the purged events; reports filter on both. First every
-    RUNNING job of those pairs is told to rerun, then the files of COMPLETE ones are deleted
-    (their links stop working). In that order a job either reruns or loses its file.
-    Returns the number of files removed.
+
+def _purge_files(*, running: list[ReportJob], complete_of) -> int:
+    """Running jobs rerun, then complete files are marked and deleted. In that order a job
+    either reruns or loses its file: complete_of runs after the rerun flags are written.
+
+    Returns the number of files the purge reached (deleted, or pending until storage answers).
     """
+    if running:
+        ReportJob.objects.filter(pk__in=[job.pk for job in running], status=ReportJob.Status.RUNNING).update(
+            rerun_required=True)
+    marked = _files_delete_request(complete_of(), PURGED_REASON)
+    # A purge may answer an HTTP request: at the first storage failure the rest wait for the sweep.
+    _files_delete_confirm(marked, give_up_after=1)
+    return len(marked)
+
+
+def _candidates(pairs: set[tuple[str, str | None]], status: str) -> list[ReportJob]:
     if not pairs:
-        return 0
+        return []  # an empty Q() would match every job
     match = Q()
     for customer, product in pairs:
         match |= Q(customer=customer, product=product)
-    if running_too:
-        ReportJob.objects.filter(match, status=ReportJob.Status.RUNNING).update(rerun_required=True)
-    removed = 0
-    now = timezone.now()
-    for job in ReportJob.objects.filter(match, status=ReportJob.Status.COMPLETE, file_deleted_at=None):
-        if job.file_key:
-            try:
-                storage.delete(key=job.file_key)
-            except ServiceUnavailable:
-                logger.warning("could not delete %s after a purge; the job is marked so no link is issued", job.pk)
-        ReportJob.objects.filter(pk=job.pk).update(
-            file_deleted_at=now, status_reason="File deleted: it held events erased by a purge")
-        removed += 1
-    return removed
+    jobs = ReportJob.objects.filter(match, status=status)
+    if status == ReportJob.Status.COMPLETE:
+        jobs = jobs.filter(file_delete_requested_at=None, file_deleted_at=None)
+    return list(jobs)
+
+
+def _reads(job: ReportJob, event: PurgedEvent) -> bool:
+    """Whether the job's filter selects the event (what a running export may read)."""
+    return ((job.types is None or event.type in job.types)
+            and (job.start_ms is None or event.timestamp_ms >= job.start_ms)
+            and (job.end_ms is None or event.timestamp_ms < job.end_ms))
+
+
+def _holds(job: ReportJob, event: PurgedEvent) -> bool:
+    """Whether a complete job's file can hold the event: its filter selects it and the export
+    read the event's datasource in its epoch, within the exported time range."""
+    if not _reads(job, event):
+        return False
+    if job.exported_datasources is None:  # exported before scopes were recorded
+        return True
+    return (job.exported_datasources.get(str(event.datasource_id)) == event.epoch
+            and job.exported_min_ms is not None
+            and job.exported_min_ms <= event.timestamp_ms <= job.exported_max_ms)
+
+
+def report_files_purge_events(*, events: list[PurgedEvent]) -> int:
+    """After a purge_user: jobs that can hold the erased events forget them. A running one
+    whose filter selects one of them reruns; a complete file that holds one (its datasource,
+    epoch and time range) is deleted, its links stop working. Returns the files reached."""
+    by_pair: dict[tuple[str, str | None], list[PurgedEvent]] = {}
+    for event in events:
+        by_pair.setdefault((event.customer, event.product), []).append(event)
+
+    def any_event(job: ReportJob, test) -> bool:
+        return any(test(job, event) for event in by_pair[(job.customer, job.product)])
+
+    running = [job for job in _candidates(set(by_pair), ReportJob.Status.RUNNING) if any_event(job, _reads)]
+    return _purge_files(running=running, complete_of=lambda: [
+        job for job in _candidates(set(by_pair), ReportJob.Status.COMPLETE) if any_event(job, _holds)])
+
+
+def report_files_purge_epoch(*, datasource_id: int, epoch: int, pairs: set[tuple[str, str | None]]) -> int:
+    """Before a purged datasource epoch's rows are reclaimed: jobs that can hold them forget them.
+
+    pairs: the (customer, product) of the epoch's events. A running job reruns if the epoch
+    has an event its filter selects (asked of the database while the rows still exist); a
+    complete file is deleted if its export read this datasource in this epoch.
+    """
+    def reads_epoch(job: ReportJob) -> bool:
+        events = Event.objects.filter(datasource_id=datasource_id, epoch=epoch, customer=job.customer,
+                                      product=job.product)
+        if job.types is not None:
+            events = events.filter(type__in=job.types)
+        if job.start_ms is not None:
+            events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
+        if job.end_ms is not None:
+            events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
+        return events.exists()
+
+    def holds_epoch(job: ReportJob) -> bool:
+        if job.exported_datasources is None:  # exported before scopes were recorded
+            return reads_epoch(job)
+        return job.exported_datasources.get(str(datasource_id)) == epoch
+
+    running = [job for job in _candidates(pairs, ReportJob.Status.RUNNING) if reads_epoch(job)]
+    return _purge_files(running=running, complete_of=lambda: [
+        job for job in _candidates(pairs, ReportJob.Status.COMPLETE) if holds_epoch(job)])

@@ -126,3 +126,24 @@ def test_a_value_the_database_refuses_fails_only_its_own_batch(transactional_db,
     assert set(outcomes.values()) == {"stored"} and len(outcomes) == 3
     assert sizes[:2] == [1, 3]  # the group of three failed as one statement, then each went alone
     assert sorted(Event.objects.values_list("type", flat=True)) == ["first", "good-1", "good-2"]
+
+
+def test_a_group_holds_one_datasource_and_the_others_follow_in_order(transactional_db, held_first_group):
+    sizes, first_entered, release = held_first_group
+    web, app = make_datasource(slug="group"), make_datasource(slug="app")
+    committer, outcomes = groupcommit.GroupCommitter(), {}
+    first = write_in_thread(committer, web, "first", outcomes)
+    assert first_entered.wait(WAIT)
+    writers = []
+    for n, datasource in enumerate([web, app, web, app, web]):
+        writers.append(write_in_thread(committer, datasource, f"{datasource.slug}-{n}", outcomes))
+        for _ in range(100):  # queued in this order
+            if len(committer._queue) == n + 1:
+                break
+            threading.Event().wait(0.02)
+    release.set()
+    for thread in [first, *writers]:
+        thread.join(WAIT)
+    assert set(outcomes.values()) == {"stored"} and len(outcomes) == 6
+    assert sizes == [1, 3, 2]  # the three web batches together, then the two app batches
+    assert events_of_datasource(datasource=web).count() == 4 and events_of_datasource(datasource=app).count() == 2

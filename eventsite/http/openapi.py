@@ -241,7 +241,15 @@ SCHEMAS = {
         "required": ["filter"],
         "properties": {
             "filter": ref("ReportFilter"),
-            "output": {"type": "object", "properties": {"delimiter": {"type": "string", "default": DEFAULT_DELIMITER}}},
+            "output": {"type": "object", "properties": {
+                "delimiter": {"type": "string", "default": DEFAULT_DELIMITER,
+                              "description": "One ASCII character other than a quote, a line break, a backslash "
+                                             "or NUL."},
+                "raw": {"type": "boolean", "default": False,
+                        "description": "Keep values starting with = + - @ tab or CR as they arrived; by default "
+                                       "such cells are prefixed with ' and every text cell is quoted (OWASP CSV "
+                                       "injection)."},
+            }},
         },
     },
     "ReportStatus": {
@@ -257,7 +265,8 @@ SCHEMAS = {
                 "required": ["day", "start"],
                 "properties": {"day": {"type": "string"}, "start": {"type": "integer"}, "end": {"type": "integer"}},
             },
-            "output": {"type": "object", "required": ["delimiter"], "properties": {"delimiter": {"type": "string"}}},
+            "output": {"type": "object", "required": ["delimiter"],
+                       "properties": {"delimiter": {"type": "string"}, "raw": {"type": "boolean"}}},
         },
     },
     "ReportLink": {

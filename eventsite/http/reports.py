@@ -36,11 +36,16 @@ def report_request_parse(document) -> ReportRequest:
         output = {}
     delimiter = output.get("delimiter", "|")
     if not isinstance(delimiter, str):
-        problems.append(malformed_field("delimiter") + " Use one character other than a quote or a line break.")
+        problems.append(malformed_field("delimiter") + " Use one ASCII character other than a quote, a line break,"
+                        " a backslash or NUL.")
+    raw = output.get("raw", False)
+    if not isinstance(raw, bool):
+        problems.append(malformed_field("raw") + " Use true or false.")
     if problems:
         raise InvalidInput("The report request cannot be interpreted", details=problems)
     return ReportRequest(customer=report_filter["customer"], product=report_filter["product"], types=types,
-                         start_ms=report_filter.get("start"), end_ms=report_filter.get("end"), delimiter=delimiter)
+                         start_ms=report_filter.get("start"), end_ms=report_filter.get("end"), delimiter=delimiter,
+                         raw=raw)
 
 
 def _job_operation(summary: str, answer: Answer, errors: tuple[int, ...], operation_id: str) -> Operation:

@@ -231,7 +231,7 @@ def test_sweeps_fail_stuck_jobs_and_expire_old_files(client, ingest_token, tgam_
     long_ago = timezone.now() - timedelta(days=settings.REPORT_RETENTION_DAYS + 1)
     ReportJob.objects.filter(pk=stuck.pk).update(created_at=long_ago)
     ReportJob.objects.filter(pk=done.pk).update(finished_at=long_ago)
-    assert report_jobs_sweep() == {"stuck": 1, "expired": 1}
+    assert report_jobs_sweep() == {"stuck": 1, "expired": 1, "deleted": 1, "pending": 0}
     stuck.refresh_from_db()
     done.refresh_from_db()
     assert stuck.status == "FAILED" and done.file_deleted_at is not None

@@ -36,7 +36,9 @@ def start_worker(s3_endpoint: str, visibility_timeout: int = 3) -> subprocess.Po
            "S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": s3_endpoint, "S3_ACCESS_KEY_ID": "test",
            "S3_SECRET_ACCESS_KEY": "test", "BROKER_VISIBILITY_TIMEOUT": str(visibility_timeout)}
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "eventsite", "worker", "--pool=solo", "--without-heartbeat",
+        # Both queues, as the Procfile's worker and exports processes between them do.
+        [sys.executable, "-m", "celery", "-A", "eventsite", "worker", "--queues", "celery,exports",
+         "--pool=solo", "--without-heartbeat",
          "--without-mingle", "--without-gossip", "-l", "WARNING"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -73,7 +75,7 @@ def load_events(datasource, count: int) -> None:
 def purge_redis_queue():
     import redis
 
-    redis.Redis.from_url(REDIS_URL).delete("celery")  # leftovers of earlier tests would only slow the worker
+    redis.Redis.from_url(REDIS_URL).delete("celery", "exports")  # leftovers of earlier tests would slow the worker
     yield
 
 

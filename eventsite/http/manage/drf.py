@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from eventsite.lib.dberrors import domain_error_for
-from eventsite.lib.errors import DomainError, ServiceUnavailable
+from eventsite.lib.errors import DomainError, ServiceUnavailable, TooManyRequests
 
 MAX_INT64 = 2**63 - 1
 
@@ -17,7 +17,7 @@ def exception_handler(exc, context):
         exc = domain_error_for(exc)
     if isinstance(exc, DomainError):
         response = Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
-        if isinstance(exc, ServiceUnavailable):
+        if isinstance(exc, (ServiceUnavailable, TooManyRequests)):
             response["Retry-After"] = str(exc.retry_after)
         return response
     return drf_exception_handler(exc, context)

@@ -13,14 +13,23 @@ from reports.selectors import report_status
 from reports.services import report_job_create, report_link_issue
 
 
-class ReportJobSerializer(serializers.ModelSerializer):
+class ReportJobListSerializer(serializers.ModelSerializer):
+    """A job in a list: without `types`, which may hold REPORT_MAX_TYPES entries per job."""
+
     source = serializers.CharField(read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = ReportJob
-        fields = ["id", "source", "status", "status_reason", "customer", "product", "types", "start_ms", "end_ms",
-                  "delimiter", "requested_by", "created_at", "started_at", "finished_at", "rows", "bytes"]
+        fields = ["id", "source", "status", "status_reason", "customer", "product", "start_ms", "end_ms",
+                  "delimiter", "raw_values", "requested_by", "created_at", "started_at", "finished_at", "rows",
+                  "bytes"]
+        read_only_fields = fields
+
+
+class ReportJobSerializer(ReportJobListSerializer):
+    class Meta(ReportJobListSerializer.Meta):
+        fields = [*ReportJobListSerializer.Meta.fields[:6], "types", *ReportJobListSerializer.Meta.fields[6:]]
         read_only_fields = fields
 
 
@@ -35,6 +44,14 @@ class ReportJobCreatedSerializer(ReportJobSerializer):
 class ReportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = ReportJob.objects.select_related("requested_by")
     serializer_class = ReportJobSerializer
+
+    def get_serializer_class(self):
+        return ReportJobListSerializer if self.action == "list" else ReportJobSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        # A list does not even read the types column.
+        return queryset.defer("types") if self.action == "list" else queryset
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: ReportJobCreatedSerializer})
     def create(self, request):
