@@ -94,7 +94,8 @@ _ReportJobAdmin = type(admin.site._registry[ReportJob])
 def _stall_words(job: ReportJob) -> str:
     if job.status != ReportJob.Status.RUNNING:
         return ""  # no query for the finished jobs that fill the list
-    return health.report_job_stall(job=job, now=timezone.now(), worker_seen_at=health.heartbeat_at())
+    now = timezone.now()
+    return health.report_job_stall(job=job, now=now, export_workers=health.export_workers_alive(now=now))
 
 
 class ConsoleReportJobAdmin(_ReportJobAdmin):
@@ -108,7 +109,7 @@ class ConsoleReportJobAdmin(_ReportJobAdmin):
             return ""
         # A short label keeps the list within a laptop's width; the banner above and the job page say it all.
         return format_html('<strong style="color: var(--error-fg)" title="{}">{}</strong>', words,
-                           words.split(":", 1)[0])
+                           words.split(":", 1)[0])  # Stalled, Waiting or Overdue
 
     def changelist_view(self, request, extra_context=None):
         running = ReportJob.objects.filter(status=ReportJob.Status.RUNNING).order_by("created_at")[:50]

@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from eventsite.console.models import TaskRun
+from eventsite.console.models import TaskRun, WorkerSeen
 from reports.models import ReportJob
 
 logger = logging.getLogger(__name__)
@@ -28,9 +28,11 @@ logger = logging.getLogger(__name__)
 # panel's time is this; a worker on a reachable broker answers within milliseconds.
 PING_SECONDS = 0.4
 STORAGE_SECONDS = 3.0
-# The rollup runs every 30 s: no task finished for this long means no worker (or no scheduler).
+# Workers write WorkerSeen every 30 s (taskruns.WORKER_BEAT_SECONDS): silent for this long means gone.
+WORKER_SILENT = timedelta(seconds=90)
+# The rollup runs every 30 s: no task finished for this long means no scheduler (or no default worker).
 HEARTBEAT_STALE = timedelta(minutes=3)
-# A report still RUNNING after this long with no worker heartbeat cannot be progressing.
+# A report still RUNNING after this long while no export worker is alive (or all are busy) needs an operator.
 REPORT_STALL_AFTER = timedelta(minutes=5)
 # A spool older than this means events are waiting for the database.
 SPOOL_WARN_AGE = timedelta(minutes=5)
@@ -78,16 +80,49 @@ def heartbeat_at() -> datetime | None:
     return run.last_finished_at if run else None
 
 
-def heartbeat_check(*, now: datetime, last: datetime | None) -> Check:
+def last_task_check(*, now: datetime) -> Check:
+    """The rollup runs every 30 s: no task finished for minutes means no scheduler, or no default worker."""
+    last = heartbeat_at()
     if last is not None and now - last <= HEARTBEAT_STALE:
-        return Check("Workers (heartbeat)", "ok", f"a worker finished a task {_ago(last, now)}")
+        return Check("Last task finished", "ok", _ago(last, now))
     return Check(
-        "Workers (heartbeat)", "failed",
-        ("no worker has finished a task yet" if last is None else f"no worker has finished a task for "
-         f"{timesince(last, now)}") + "; the rollup should run every 30 s",
-        "Start a worker and the scheduler: `celery -A eventsite worker` and exactly one `celery -A eventsite beat` "
-        "(Procfile `worker` and `beat`; `make run` starts both).",
+        "Last task finished", "failed",
+        ("no task has finished yet" if last is None else f"none for {timesince(last, now)}")
+        + "; the console's rollup should run every 30 s",
+        "Check that exactly one `celery -A eventsite beat` runs, and a default-queue worker "
+        "(`celery -A eventsite worker --queues celery`); `make run` starts both.",
     )
+
+
+def workers_alive(*, now: datetime) -> list[WorkerSeen]:
+    return list(WorkerSeen.objects.filter(stopped_at=None, seen_at__gte=now - WORKER_SILENT).order_by("hostname"))
+
+
+def export_workers_alive(*, now: datetime) -> int:
+    return sum(1 for worker in workers_alive(now=now) if settings.EXPORTS_QUEUE in worker.queues)
+
+
+def worker_checks(*, now: datetime, alive: list[WorkerSeen] | None = None) -> list[Check]:
+    """One check per queue: which workers said they were alive in the last 90 s."""
+    alive = workers_alive(now=now) if alive is None else alive
+    roles = {
+        settings.CELERY_TASK_DEFAULT_QUEUE: (
+            "Workers: default queue", "purge reclaims, file deletions, sweeps, the console's counts",
+            f"`celery -A eventsite worker --queues {settings.CELERY_TASK_DEFAULT_QUEUE}` (Procfile `worker`)"),
+        settings.EXPORTS_QUEUE: (
+            "Workers: exports queue", "report exports",
+            f"`celery -A eventsite worker --queues {settings.EXPORTS_QUEUE}` (Procfile `exports`)"),
+    }
+    checks = []
+    for queue, (name, work, command) in roles.items():
+        serving = [worker.hostname for worker in alive if queue in worker.queues]
+        if serving:
+            checks.append(Check(name, "ok", f"{len(serving)} alive: {', '.join(serving)}"))
+        else:
+            checks.append(Check(name, "failed", f"no worker of queue {queue!r} has reported itself alive in the "
+                                f"last {int(WORKER_SILENT.total_seconds())} s: nobody runs {work}",
+                                f"Start one: {command}; `make run` starts both kinds."))
+    return checks
 
 
 def sweep_checks(*, now: datetime) -> list[Check]:
@@ -113,36 +148,42 @@ def sweep_checks(*, now: datetime) -> list[Check]:
     return checks
 
 
-def report_job_stall(*, job: ReportJob, now: datetime, worker_seen_at: datetime | None) -> str:
-    """Words for an operator when a RUNNING report cannot be progressing; "" when it looks fine."""
+def report_job_stall(*, job: ReportJob, now: datetime, export_workers: int) -> str:
+    """Words for an operator when a RUNNING report cannot be progressing; "" when it looks fine.
+
+    export_workers: how many workers of the exports queue are alive (export_workers_alive()).
+    """
     if job.status != ReportJob.Status.RUNNING:
         return ""
-    running_for = now - (job.started_at or job.created_at)
     limit = timedelta(seconds=settings.REPORT_TIME_LIMIT_SECONDS)
-    fail_at = job.created_at + limit + timedelta(minutes=5)
-    worker_alive = worker_seen_at is not None and now - worker_seen_at <= HEARTBEAT_STALE
-    if running_for > REPORT_STALL_AFTER and not worker_alive:
-        return (
-            f"Stalled: RUNNING for {timesince(now - running_for, now)} and no worker has finished any task "
-            f"{'yet' if worker_seen_at is None else 'for ' + timesince(worker_seen_at, now)}. "
-            "Start a worker (`celery -A eventsite worker`): a report still queued starts then (one a dead "
-            f"worker had taken is handed out again after {settings.BROKER_VISIBILITY_TIMEOUT} s). Otherwise the "
-            f"sweep marks it FAILED after {fail_at:%Y-%m-%d %H:%M} UTC and it can be started again."
-        )
-    if running_for > limit + timedelta(minutes=5):
-        return (
-            f"Overdue: RUNNING for {timesince(now - running_for, now)}, past its time limit of "
-            f"{settings.REPORT_TIME_LIMIT_SECONDS} s. The scheduler's sweep should have marked it FAILED: "
-            "check that `celery -A eventsite beat` runs."
-        )
+    fail_at = f"{job.created_at + limit + timedelta(minutes=5):%Y-%m-%d %H:%M} UTC"
+    start_one = (f"Start an export worker (`celery -A eventsite worker --queues {settings.EXPORTS_QUEUE}`, "
+                 "Procfile `exports`)")
+    if job.started_at is None:
+        if now - job.created_at <= REPORT_STALL_AFTER:
+            return ""
+        if not export_workers:
+            return (f"Stalled: waiting {timesince(job.created_at, now)} and no export worker is running. "
+                    f"{start_one}: it starts the report then. Otherwise the sweep marks it FAILED after {fail_at}.")
+        return (f"Waiting: {timesince(job.created_at, now)} in the queue; all {export_workers} export worker(s) "
+                "are busy with other reports. Add export workers (or EXPORT_CONCURRENCY) if this keeps happening.")
+    if not export_workers and now - job.started_at > REPORT_STALL_AFTER:
+        return (f"Stalled: started {timesince(job.started_at, now)} ago and no export worker is alive (the one "
+                f"running it has gone). {start_one}: the report is handed out again after "
+                f"{settings.BROKER_VISIBILITY_TIMEOUT} s. Otherwise the sweep marks it FAILED after {fail_at} "
+                "and it can be started again.")
+    if now - job.started_at > limit + timedelta(minutes=5):
+        return (f"Overdue: RUNNING for {timesince(job.started_at, now)}, past its time limit of "
+                f"{settings.REPORT_TIME_LIMIT_SECONDS} s. The scheduler's sweep should have marked it FAILED: "
+                "check that `celery -A eventsite beat` and a default-queue worker run.")
     return ""
 
 
-def oldest_running_report_check(*, now: datetime, worker_seen_at: datetime | None) -> Check:
+def oldest_running_report_check(*, now: datetime, export_workers: int) -> Check:
     job = ReportJob.objects.filter(status=ReportJob.Status.RUNNING).order_by("created_at").first()
     if job is None:
         return Check("Oldest running report", "ok", "no report is running")
-    stall = report_job_stall(job=job, now=now, worker_seen_at=worker_seen_at)
+    stall = report_job_stall(job=job, now=now, export_workers=export_workers)
     return Check("Oldest running report", "failed" if stall else "ok",
                  f"{job.source} ({job.customer}/{job.product}), started {_ago(job.started_at or job.created_at, now)}",
                  stall)
@@ -195,20 +236,19 @@ def _ping() -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
-def worker_ping_check(*, heartbeat: datetime | None = None, now: datetime | None = None) -> Check:
+def worker_ping_check(*, alive: int = 0) -> Check:
     workers, error = _bounded(_ping, PING_SECONDS + 1.5)
     if error is not None:
         return Check("Workers (ping)", "unknown", f"the broker did not answer the ping ({error})")
     if workers:
         return Check("Workers (ping)", "ok", f"{len(workers)} answering: {', '.join(workers)}")
     if settings.CELERY_BROKER_URL.startswith("filesystem"):
-        # The embedded filesystem broker relays broadcasts poorly: trust the heartbeat instead.
+        # The embedded filesystem broker may relay broadcasts poorly: the workers' own reports stand instead.
         return Check("Workers (ping)", "unknown", "no reply (the embedded filesystem broker may not relay pings); "
-                     "see the heartbeat")
-    now = now or timezone.now()
-    if heartbeat is not None and now - heartbeat <= HEARTBEAT_STALE:
-        return Check("Workers (ping)", "warning", f"no reply within {PING_SECONDS:g} s, but a worker finished a "
-                     f"task {_ago(heartbeat, now)}: busy, or a slow broker")
+                     "see the workers' own reports above")
+    if alive:
+        return Check("Workers (ping)", "warning", f"no reply within {PING_SECONDS:g} s, but {alive} worker(s) "
+                     "reported themselves alive in the last 90 s: busy, or a slow broker")
     return Check("Workers (ping)", "failed", f"no worker answered within {PING_SECONDS:g} s",
                  "Start a worker: `celery -A eventsite worker` (Procfile `worker`).")
 
@@ -218,8 +258,9 @@ def _redis_depth() -> tuple[int, int]:
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
     try:
-        # kombu's Redis transport keeps each priority level in its own list: "celery", "celery\x06\x163", ...
-        names = [key for key in client.scan_iter(match="celery*", count=100) if client.type(key) == b"list"]
+        # kombu's Redis transport keeps each queue's priority levels in lists: "celery", "celery\x06\x163", ...
+        names = [key for queue in (settings.CELERY_TASK_DEFAULT_QUEUE, settings.EXPORTS_QUEUE)
+                 for key in client.scan_iter(match=f"{queue}*", count=100) if client.type(key) == b"list"]
         waiting = sum(client.llen(name) for name in names)
         reserved = client.hlen("unacked")
     finally:
@@ -265,14 +306,16 @@ def storage_check() -> Check:
 
 def health_checks(*, now: datetime | None = None, live: bool = True) -> list[Check]:
     now = now or timezone.now()
-    seen = heartbeat_at()
-    checks = [heartbeat_check(now=now, last=seen)]
+    alive = workers_alive(now=now)
+    checks = worker_checks(now=now, alive=alive)
     if live:
         # Side by side: the page waits for the slowest (the ping's timeout), not for their sum.
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="console-health") as pool:
-            futures = [pool.submit(worker_ping_check, heartbeat=seen, now=now), pool.submit(queue_depth_check),
+            futures = [pool.submit(worker_ping_check, alive=len(alive)), pool.submit(queue_depth_check),
                        pool.submit(storage_check)]
             checks += [future.result() for future in futures]
-    checks += [*sweep_checks(now=now), oldest_running_report_check(now=now, worker_seen_at=seen),
-               database_size_check(), spool_check(now=now)]
+    exporters = sum(1 for worker in alive if settings.EXPORTS_QUEUE in worker.queues)
+    checks += [last_task_check(now=now), *sweep_checks(now=now),
+               oldest_running_report_check(now=now, export_workers=exporters), database_size_check(),
+               spool_check(now=now)]
     return checks

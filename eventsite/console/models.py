@@ -76,3 +76,20 @@ class TaskRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkerSeen(models.Model):
+    """A Celery worker that says it is alive, with the queues it consumes (eventsite.console.taskruns).
+
+    Written by a thread of the worker's main process every WORKER_BEAT_SECONDS, whatever its task
+    slots are doing, so a worker busy with long exports still counts as alive.
+    """
+
+    hostname = models.CharField(max_length=200, unique=True)
+    queues = models.JSONField(default=list)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return self.hostname

@@ -30,14 +30,16 @@ class ConsoleAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         now = timezone.now()
         figures = overview.overview_figures(now=now)
-        seen = health.heartbeat_at()
+        alive = health.workers_alive(now=now)
+        exporters = sum(1 for worker in alive if settings.EXPORTS_QUEUE in worker.queues)
         context = {
             "overview": figures,
             "chart": overview.hourly_chart_svg(values=figures.hourly_total, start=figures.chart_start),
             # Database rows only: the overview never waits for the broker or S3 (the health page does).
             "health_summary": [
-                health.heartbeat_check(now=now, last=seen),
-                health.oldest_running_report_check(now=now, worker_seen_at=seen),
+                *health.worker_checks(now=now, alive=alive),
+                health.last_task_check(now=now),
+                health.oldest_running_report_check(now=now, export_workers=exporters),
                 health.spool_check(now=now),
             ],
             "lockout_count": len(lockouts.lockouts_active(now=now)),

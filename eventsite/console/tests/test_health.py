@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from eventsite.console.health import HEARTBEAT_STALE, health_checks
-from eventsite.console.models import TaskRun
+from eventsite.console.health import WORKER_SILENT, health_checks
+from eventsite.console.models import TaskRun, WorkerSeen
 from reports.models import ReportJob
 
 pytestmark = pytest.mark.django_db
@@ -21,19 +21,38 @@ def test_the_health_page_answers_with_every_check(admin_client, settings):
     response = admin_client.get("/admin/health/")
     assert response.status_code == 200
     html = response.content.decode()
-    for name in ("Workers (heartbeat)", "Workers (ping)", "Task queue", "Object storage", "Database size",
-                 "Oldest running report", "Ingest spool", "Scheduled: sweep-report-jobs",
-                 "Scheduled: console-rollup-events"):
+    for name in ("Workers: default queue", "Workers: exports queue", "Workers (ping)", "Task queue",
+                 "Object storage", "Last task finished", "Database size", "Oldest running report", "Ingest spool",
+                 "Scheduled: sweep-report-jobs", "Scheduled: console-rollup-events"):
         assert f'data-check="{name}"' in html, name
 
 
-def test_without_any_task_run_the_heartbeat_says_to_start_a_worker(db):
-    check = by_name(health_checks(live=False))["Workers (heartbeat)"]
-    assert check.state == "failed"
-    assert "celery -A eventsite worker" in check.action
+def seen(hostname: str, queues: list[str], *, ago: timedelta = timedelta(seconds=5)) -> WorkerSeen:
+    now = timezone.now()
+    return WorkerSeen.objects.create(hostname=hostname, queues=queues, started_at=now - timedelta(hours=1),
+                                     seen_at=now - ago)
 
 
-def test_a_task_run_by_celery_is_recorded_as_the_heartbeat_and_as_its_sweep(db):
+def test_without_workers_each_queue_says_what_to_start(db):
+    seen("exports@old", ["exports"], ago=WORKER_SILENT + timedelta(seconds=1))  # silent too long: gone
+    checks = by_name(health_checks(live=False))
+    assert checks["Workers: default queue"].state == "failed"
+    assert "--queues celery" in checks["Workers: default queue"].action
+    assert checks["Workers: exports queue"].state == "failed"
+    assert "--queues exports" in checks["Workers: exports queue"].action
+    assert checks["Last task finished"].state == "failed" and "celery -A eventsite beat" in checks[
+        "Last task finished"].action
+
+
+def test_workers_that_report_themselves_are_listed_per_queue(db):
+    seen("worker@a", ["celery"])
+    seen("exports@a", ["exports"])
+    checks = by_name(health_checks(live=False))
+    assert checks["Workers: default queue"].state == "ok" and "worker@a" in checks["Workers: default queue"].summary
+    assert checks["Workers: exports queue"].state == "ok" and "exports@a" in checks["Workers: exports queue"].summary
+
+
+def test_a_task_run_by_celery_is_recorded_as_the_last_task_and_as_its_sweep(db):
     from eventsite.celery import app
     from eventsite.console.tasks import rollup_events
 
@@ -46,7 +65,7 @@ def test_a_task_run_by_celery_is_recorded_as_the_heartbeat_and_as_its_sweep(db):
     run = TaskRun.objects.get(name="eventsite.console.tasks.rollup_events")
     assert run.runs == 1 and run.last_state == "SUCCESS"
     checks = by_name(health_checks(live=False))
-    assert checks["Workers (heartbeat)"].state == "ok"
+    assert checks["Last task finished"].state == "ok"
     assert checks["Scheduled: console-rollup-events"].state == "ok"
     assert checks["Scheduled: sweep-report-jobs"].state == "unknown"  # never ran here
 
@@ -67,31 +86,39 @@ def test_local_storage_and_the_database_size_are_reported(db):
     assert checks["Workers (ping)"].state in ("failed", "unknown")  # no worker runs in this test
 
 
-def make_running_job(minutes_ago: int) -> ReportJob:
+def make_running_job(minutes_ago: int, *, started: bool = True) -> ReportJob:
     job = ReportJob.objects.create(id=uuid.uuid4(), customer="TGAM", product="WATCHLIST")
-    started = timezone.now() - timedelta(minutes=minutes_ago)
-    ReportJob.objects.filter(pk=job.pk).update(created_at=started, started_at=started)
+    at = timezone.now() - timedelta(minutes=minutes_ago)
+    ReportJob.objects.filter(pk=job.pk).update(created_at=at, started_at=at if started else None)
     job.refresh_from_db()
     return job
 
 
-def test_a_report_running_with_no_worker_alive_is_flagged_in_the_list_and_on_its_page(admin_client):
+def test_a_report_whose_export_worker_is_gone_is_flagged_in_the_list_and_on_its_page(admin_client):
     job = make_running_job(minutes_ago=12)
+    seen("worker@a", ["celery"])  # only the default queue has a worker
 
     listing = admin_client.get("/admin/reports/reportjob/", follow=True).content.decode()
     page = admin_client.get(f"/admin/reports/reportjob/{job.pk}/change/").content.decode()
 
     for html in (listing, page):
-        assert "Stalled: RUNNING for 12" in html
-        assert "Start a worker" in html
-    assert 'title="Stalled: RUNNING for 12' in listing and ">Stalled</strong>" in listing  # the attention column
+        assert "Stalled: started 12" in html
+        assert "Start an export worker" in html and "--queues exports" in html
+    assert 'title="Stalled: started 12' in listing and ">Stalled</strong>" in listing  # the attention column
     check = by_name(health_checks(live=False))["Oldest running report"]
     assert check.state == "failed" and job.source in check.summary
 
 
-def test_a_report_running_while_workers_answer_is_not_flagged(admin_client):
+def test_a_report_nobody_took_says_whether_export_workers_are_missing_or_busy(admin_client):
+    make_running_job(minutes_ago=9, started=False)
+    assert "Stalled: waiting 9" in admin_client.get("/admin/reports/reportjob/").content.decode()
+    seen("exports@a", ["exports"])
+    assert "all 1 export worker(s) are busy" in admin_client.get("/admin/reports/reportjob/").content.decode()
+
+
+def test_a_report_running_while_an_export_worker_is_alive_is_not_flagged(admin_client):
     make_running_job(minutes_ago=12)
-    TaskRun.objects.create(name="eventsite.console.tasks.rollup_events", last_finished_at=timezone.now(), runs=1)
+    seen("exports@a", ["exports"])
 
     listing = admin_client.get("/admin/reports/reportjob/").content.decode()
 
@@ -99,11 +126,12 @@ def test_a_report_running_while_workers_answer_is_not_flagged(admin_client):
     assert by_name(health_checks(live=False))["Oldest running report"].state == "ok"
 
 
-def test_a_stale_heartbeat_is_a_dead_worker(admin_client):
+def test_a_report_past_its_time_limit_is_overdue_even_with_workers(admin_client, settings):
+    settings.REPORT_TIME_LIMIT_SECONDS = 60
     make_running_job(minutes_ago=30)
-    TaskRun.objects.create(name="x", last_finished_at=timezone.now() - HEARTBEAT_STALE - timedelta(minutes=1))
-    assert "Stalled" in admin_client.get("/admin/reports/reportjob/").content.decode()
-    assert "Stalled" in admin_client.get("/admin/").content.decode()  # the overview's health summary
+    seen("exports@a", ["exports"])
+    assert "Overdue: RUNNING for 30" in admin_client.get("/admin/reports/reportjob/").content.decode()
+    assert "Overdue" in admin_client.get("/admin/").content.decode()  # the overview's health summary
 
 
 def test_the_spool_is_shown_with_a_warning_when_its_oldest_batch_is_old(db, monkeypatch):

@@ -1,6 +1,6 @@
 """The console's collectors in real processes: a gunicorn started the production way writes its
-refused-request counts from its background thread; a real Celery worker records its task runs
-(the heartbeat) and answers the health panel's ping."""
+refused-request counts from its background thread; a real Celery worker reports itself alive with
+its queues, records its task runs and answers the health panel's ping."""
 
 import os
 import subprocess
@@ -14,7 +14,7 @@ from django.db.models import Sum
 
 from bench.soak import live_gunicorn
 from eventsite.console.health import health_checks
-from eventsite.console.models import RejectionHour, TaskRun
+from eventsite.console.models import RejectionHour, TaskRun, WorkerSeen
 from reports.tests.test_worker_e2e import stop, wait_for
 from tests.factories import make_datasource, make_token
 from tests.live import live_database_url
@@ -65,14 +65,22 @@ def test_a_real_worker_is_the_heartbeat_and_answers_the_ping(transactional_db, s
         run = TaskRun.objects.get(name="eventsite.console.tasks.rollup_events")
         assert run.hostname.startswith("console-test@") and run.runs == 1
 
+        seen = wait_for(lambda: connection.close() or WorkerSeen.objects.filter(
+            hostname__startswith="console-test@").first(), timeout=30, step=0.5)
+        assert seen.queues == ["celery"] and seen.stopped_at is None  # a worker of the default queue only
         checks = {check.name: check for check in health_checks()}
-        assert checks["Workers (heartbeat)"].state == "ok"
+        assert checks["Workers: default queue"].state == "ok" and "console-test@" in checks[
+            "Workers: default queue"].summary
+        assert checks["Workers: exports queue"].state == "failed"
+        assert checks["Last task finished"].state == "ok"
         assert checks["Workers (ping)"].state in ("ok", "warning")  # a solo worker busy starting may miss 0.4 s
         if checks["Workers (ping)"].state == "ok":
             assert "console-test@" in checks["Workers (ping)"].summary
         assert checks["Task queue"].state == "ok"
     finally:
         stop(worker)
+    connection.close()
+    assert WorkerSeen.objects.get(hostname__startswith="console-test@").stopped_at is not None
 
 
 def test_the_health_panel_answers_with_the_broker_down(transactional_db, tmp_path):
