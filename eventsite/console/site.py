@@ -6,6 +6,7 @@ and lockouts and render.
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -53,12 +54,17 @@ class ConsoleAdminSite(admin.AdminSite):
         return TemplateResponse(request, "admin/console/health.html", context)
 
     def lockouts_view(self, request):
+        if not request.user.has_perm("axes.view_accessattempt"):
+            raise PermissionDenied
         context = {**self.each_context(request), "title": "Locked-out admin logins",
                    "lockouts": lockouts.lockouts_active(), "limit": settings.AXES_FAILURE_LIMIT,
                    "cooloff": timesince(timezone.now() - settings.AXES_COOLOFF_TIME)}
         return TemplateResponse(request, "admin/console/lockouts.html", context)
 
     def unlock_view(self, request):
+        # Unlocking deletes django-axes' attempt records: the same permission as deleting them in its admin.
+        if not request.user.has_perm("axes.delete_accessattempt"):
+            raise PermissionDenied
         username = request.POST.get("username", "")
         ip_address = request.POST.get("ip_address", "")
         if not (username or ip_address):

@@ -51,3 +51,18 @@ def test_unlocking_needs_a_post_and_staff(admin_client):
     anonymous = Client().post("/admin/lockouts/unlock/", {"username": "bob"})
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/admin/login/")
     assert AccessAttempt.objects.filter(username="bob").exists()
+
+
+def test_unlocking_needs_the_permission_to_delete_attempts(client, settings):
+    from django.contrib.auth.models import Permission
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    fail_logins("bob", settings.AXES_FAILURE_LIMIT)
+    staff = User.objects.create_user("viewer", password="x-pass-123", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/admin/lockouts/").status_code == 403
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_accessattempt"))
+    assert client.get("/admin/lockouts/").status_code == 200
+    assert client.post("/admin/lockouts/unlock/", {"username": "bob", "ip_address": "127.0.0.1"}).status_code == 403
+    assert AccessAttempt.objects.filter(username="bob").exists()
