@@ -1,26 +1,19 @@
-"""The console's additions to the apps' admin pages.
+"""The DataSource admin with the purge workflows (dry-run count, confirm page, audit entry).
 
-- The DataSource admin with the purge workflows (dry-run count, confirm page, audit entry),
-  registered in place of events.admin.DataSourceAdmin: the purge services live in the reports
-  layer (reports.purges), which the events app must not import.
-- Stalled reports flagged in the report job list and on the job page, in words an operator
-  can act on (eventsite.console.health.report_job_stall).
+Registered in place of events.admin.DataSourceAdmin: the purge services live in the reports
+layer (reports.purges), which the events app must not import.
 """
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
-from django.utils.html import format_html
 
 from events.admin import DataSourceAdmin
 from events.models import IDENTITY_TYPES, DataSource
-from eventsite.console import health
 from eventsite.lib.errors import DomainError
-from reports.models import ReportJob
 from reports.purges import Actor, purge_dataset, purge_dataset_preview, purge_user, purge_user_preview
 
 
@@ -87,47 +80,3 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
         context = self._context(request, datasource, f"Purge every event of {datasource.slug}",
                                 preview_count=purge_dataset_preview(datasource=datasource))
         return TemplateResponse(request, "admin/events/datasource/purge_dataset.html", context)
-
-_ReportJobAdmin = type(admin.site._registry[ReportJob])
-
-
-def _stall_words(job: ReportJob) -> str:
-    if job.status != ReportJob.Status.RUNNING:
-        return ""  # no query for the finished jobs that fill the list
-    now = timezone.now()
-    return health.report_job_stall(job=job, now=now, export_workers=health.export_workers_alive(now=now))
-
-
-class ConsoleReportJobAdmin(_ReportJobAdmin):
-    def get_list_display(self, request):
-        return [*super().get_list_display(request), "attention"]
-
-    @admin.display(description="attention")
-    def attention(self, obj):
-        words = _stall_words(obj)
-        if not words:
-            return ""
-        # A short label keeps the list within a laptop's width; the banner above and the job page say it all.
-        return format_html('<strong style="color: var(--error-fg)" title="{}">{}</strong>', words,
-                           words.split(":", 1)[0])  # Stalled, Waiting or Overdue
-
-    def changelist_view(self, request, extra_context=None):
-        running = ReportJob.objects.filter(status=ReportJob.Status.RUNNING).order_by("created_at")[:50]
-        stalled = [words for words in map(_stall_words, running) if words]
-        if stalled:
-            messages.warning(request, f"{len(stalled)} running report(s) need attention. Oldest: {stalled[0]}")
-        return super().changelist_view(request, extra_context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        try:
-            job = ReportJob.objects.filter(pk=object_id).first()
-        except (ValidationError, ValueError):
-            job = None
-        words = _stall_words(job) if job is not None else ""
-        if words and request.method == "GET":
-            messages.warning(request, words)
-        return super().change_view(request, object_id, form_url, extra_context)
-
-
-admin.site.unregister(ReportJob)
-admin.site.register(ReportJob, ConsoleReportJobAdmin)

@@ -11,12 +11,13 @@ class ConsoleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # taskruns: worker-side bookkeeping of task runs (the health panel's heartbeat and sweep times).
+        # taskruns: what workers report about themselves (task runs, liveness with queues), via Celery signals.
         # tasks: registered in every process, not only where Celery autodiscovers: the beat schedule names it.
-        from eventsite.console import taskruns, tasks  # noqa: F401
+        from eventsite.console import report_flags, taskruns, tasks  # noqa: F401
         from eventsite.console.rejections import rejections_collect
 
         rejections_collect()  # this process writes the refused-request counts it makes
+        report_flags.install()  # after the admin autodiscovered every app's admin module (an earlier app)
 
 
 class ConsoleAdminConfig(admin_apps.AdminConfig):
