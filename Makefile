@@ -31,7 +31,9 @@ test: install
 	EVENTSITE_TESTING=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make soak: 2-minute soak with accounting against a live gunicorn on PostgreSQL (scratch database
-## SOAK_DATABASE_URL, recreated); SOAK_ARGS="--seconds 600 --producers 16 --restart-postgres-at 60"
+## SOAK_DATABASE_URL, recreated); SOAK_ARGS="--seconds 600 --producers 16 --restart-postgres-at 60";
+## SOAK_ARGS="--instances 2": two gunicorn instances on different ports sharing PostgreSQL and Redis
+## SOAK_ARGS="--stop-postgres-for 20" stops the cluster behind the URL (root; never a shared one): the spool takes over
 SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventsite_soak
 soak: install
 	$(BIN)/python -m bench.soak --database-url $(SOAK_DATABASE_URL) $(SOAK_ARGS)

@@ -6,6 +6,7 @@ from events.models import CatalogCode, CatalogEventType, DataSource, Event, Purg
 from events.selectors import events_visible
 from events.services import suppression_lift
 from eventsite.lib.admin import ReadOnlyAdmin
+from eventsite.lib.replica import replica_reads
 
 
 class BoundedCountPaginator(Paginator):
@@ -91,3 +92,14 @@ class EventAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return events_visible()
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method != "GET":
+            return super().changelist_view(request, extra_context)
+        # The list reads the replica when one is configured and has replayed the latest purge
+        # (no waiting: a page must not hang on a lagging replica; it reads the primary then).
+        with replica_reads(wait=0):
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # the rows are read while rendering: inside the block
+        return response

@@ -10,9 +10,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.db import Error as DatabaseFailure
 from django.db import transaction
 
 from events.models import CatalogCode, CatalogEventType, DataSource
+from eventsite.lib import verified
+from eventsite.lib.dberrors import database_unavailable
 from eventsite.lib.errors import InvalidInput
 
 RULES = ("string", "uuid", "stringOptional", None)
@@ -37,18 +41,34 @@ class Catalog:
     types: dict[str, CatalogType] = field(default_factory=dict)
 
 
-_cache: dict[int, tuple[float, Catalog | None]] = {}
+# datasource id -> (expires, catalog, monotonic time it was read from the database)
+_cache: dict[int, tuple[float, Catalog | None, float]] = {}
 _lock = threading.Lock()
 
 
 def catalog_for(*, datasource: DataSource) -> Catalog | None:
-    """The datasource's catalog, or None without one; cached per process for a few seconds."""
+    """The datasource's catalog, or None without one; cached per process for a few seconds.
+    While the database is unreachable, the copy read within TOKEN_OUTAGE_TRUST_SECONDS still
+    validates events (they are spooled); without one the database error stands (503)."""
     entry = _cache.get(datasource.pk)
-    if entry is not None and entry[0] > time.monotonic():
+    now = time.monotonic()
+    if entry is not None and entry[0] > now:
         return entry[1]
-    catalog = _load(datasource)
+    try:
+        catalog = _load(datasource)
+    except DatabaseFailure as exc:
+        within = settings.TOKEN_OUTAGE_TRUST_SECONDS
+        if database_unavailable(exc):
+            if entry is not None and now - entry[2] <= within:
+                return entry[1]
+            # Another web process of this host may have read it (eventsite.lib.verified).
+            remembered = verified.recall("catalog", str(datasource.pk), within=within)
+            if remembered is not None:
+                return remembered[0]
+        raise
     with _lock:
-        _cache[datasource.pk] = (time.monotonic() + CACHE_SECONDS, catalog)
+        _cache[datasource.pk] = (now + CACHE_SECONDS, catalog, now)
+    verified.remember("catalog", str(datasource.pk), (catalog,))  # (None,) too: "no catalog" is known
     return catalog
 
 

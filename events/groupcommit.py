@@ -6,9 +6,9 @@ wait); requests that arrive while a write is in progress queue up and go in toge
 INSERT (one implicit transaction, one commit), written by the first of them. Every request is
 acknowledged only after the statement holding its rows has committed.
 
-A statement can fail for one batch alone (a value the database refuses, a datasource deleted
-meanwhile): the group is then written again batch by batch, so one bad batch never fails its
-neighbours. An outage fails every batch of the group, as it would have failed each alone.
+A statement holds the batches of one datasource. It can fail for one batch alone (a value the
+database refuses): the group is then written again batch by batch, so one bad batch never fails
+its neighbours. An outage fails every batch of the group, as it would have failed each alone.
 
 Only batches without client event_ids are grouped (PostgreSQL, outside a transaction): those
 with ids replace earlier events and go through COPY in a transaction of their own.
@@ -30,7 +30,7 @@ EPOCH_LOCK_SHARED = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
 MAX_GROUP_ROWS = 500
 _VALUE_COLUMNS = ("event_id", "batch", "sequence", "received_at", "timestamp", "type", "customer", "product",
                   *(f"user_{kind}" for kind in IDENTITY_TYPES), "payload")
-_VALUES_ROW = "(%s::int, %s::bigint, %s, %s::uuid, %s, %s::timestamptz, %s::timestamptz, %s, %s, %s, " + ", ".join(
+_VALUES_ROW = "(%s::int, %s, %s::uuid, %s, %s::timestamptz, %s::timestamptz, %s, %s, %s, " + ", ".join(
     ["%s"] * len(IDENTITY_TYPES)
 ) + ", %s::jsonb)"
 
@@ -50,43 +50,38 @@ class PendingBatch:
     error: BaseException | None = None
 
 
-def insert_batches(batches: list[PendingBatch]) -> list[PendingBatch]:
-    """One query string: the epoch lock of each datasource (one, as the committer groups them),
-    shared, then one INSERT ... SELECT that takes each row's epoch from its datasource. PostgreSQL
-    runs it as one implicit transaction; the INSERT is a statement of its own so that its snapshot
-    is taken after the locks are granted (it sees the epoch of a purge that committed while the
-    batch waited).
+def insert_batches(batches: list[PendingBatch]) -> bool:
+    """Write batches of one datasource in one query string: the datasource's epoch lock, shared,
+    then one INSERT ... SELECT that takes the epoch from the datasource row. PostgreSQL runs it as
+    one implicit transaction; the INSERT is a statement of its own so that its snapshot is taken
+    after the lock is granted (it sees the epoch of a purge that committed while the batch waited).
+    The datasource is named by an equality: on a distributed PostgreSQL (Citus, by datasource_id)
+    the insert is a single-shard router query.
 
-    Returns the batches whose datasource no longer exists: the statement wrote nothing for them
-    and everything for the others.
+    Returns False if the datasource no longer exists (nothing was written).
     """
-    datasource_ids = sorted({pending.datasource.pk for pending in batches})  # one lock order: no deadlock
-    params: list = []
+    datasource_id = batches[0].datasource.pk
+    assert all(pending.datasource.pk == datasource_id for pending in batches), "one datasource a statement"
+    params: list = epoch_lock_key(datasource_id)
     values = []
-    for datasource_id in datasource_ids:
-        params += epoch_lock_key(datasource_id)
     for pending in batches:
         for sequence, row in enumerate(pending.rows):
-            params += [len(values), pending.datasource.pk, row.event_id, str(pending.batch), sequence,
-                       pending.received_at, row.timestamp, row.type, row.customer, row.product]
+            params += [len(values), row.event_id, str(pending.batch), sequence, pending.received_at, row.timestamp,
+                       row.type, row.customer, row.product]
             params += [row.identities.get(kind) for kind in IDENTITY_TYPES]
             params.append(row.payload_json.decode())
             values.append(_VALUES_ROW)
+    params.append(datasource_id)
     sql = (
-        f"{'; '.join([EPOCH_LOCK_SHARED] * len(datasource_ids))}; "
+        f"{EPOCH_LOCK_SHARED}; "
         f"INSERT INTO {Event._meta.db_table} (datasource_id, epoch, {', '.join(_VALUE_COLUMNS)}) "
         f"SELECT ds.id, ds.epoch, {', '.join(f'v.{column}' for column in _VALUE_COLUMNS)} "
-        f"FROM {DataSource._meta.db_table} ds "
-        f"JOIN (VALUES {', '.join(values)}) AS v(n, datasource_id, {', '.join(_VALUE_COLUMNS)}) "
-        f"ON ds.id = v.datasource_id ORDER BY v.n"  # ids follow the order the events were sent in
+        f"FROM {DataSource._meta.db_table} ds, (VALUES {', '.join(values)}) AS v(n, {', '.join(_VALUE_COLUMNS)}) "
+        f"WHERE ds.id = %s ORDER BY v.n"  # ids follow the order the events were sent in
     )
-    expected = sum(len(pending.rows) for pending in batches)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if cursor.rowcount == expected:
-            return []
-    existing = set(DataSource.objects.filter(pk__in=datasource_ids).values_list("pk", flat=True))
-    return [pending for pending in batches if pending.datasource.pk not in existing]
+        return cursor.rowcount > 0
 
 
 def datasource_gone(pending: PendingBatch) -> InvalidInput:
@@ -150,8 +145,9 @@ class GroupCommitter:
 
     def _write_group(self, group: list[PendingBatch]) -> None:
         try:
-            for pending in insert_batches(group):
-                pending.error = datasource_gone(pending)
+            if not insert_batches(group):
+                for pending in group:
+                    pending.error = datasource_gone(pending)
         except (OperationalError, InterfaceError) as error:
             for pending in group:  # an outage: every batch of the group failed, as each would alone
                 pending.error = error
@@ -163,7 +159,7 @@ class GroupCommitter:
                 return
             for pending in group:
                 try:
-                    if insert_batches([pending]):
+                    if not insert_batches([pending]):
                         pending.error = datasource_gone(pending)
                 except DatabaseError as single_error:
                     pending.error = single_error

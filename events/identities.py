@@ -6,7 +6,10 @@ so a purge by the raw value finds events that arrived pre-hashed, and the revers
 """
 
 import hashlib
+import hmac
 import re
+
+from django.conf import settings
 
 from events.models import IDENTITY_TYPES
 from eventsite.lib.errors import InvalidInput
@@ -57,3 +60,10 @@ def identity_digest(kind: str, value, *, where: str = "user_id") -> str | None:
     if value.startswith("hash1:"):
         raise InvalidInput(f"{where}.{kind} starts with hash1: but is not followed by 64 hex digits", field=kind)
     return hashlib.sha256(normalize_identity_value(kind, value).encode()).hexdigest()
+
+
+def user_id_hmac(*, datasource, kind: str, digest: str) -> str:
+    """A keyed hash for purge audits: proves which user was purged to whoever holds SECRET_KEY.
+    The spool's drain compares it with the identities of spooled events (a purge wins)."""
+    message = f"{datasource.pk}:{kind}:{digest}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()

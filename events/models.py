@@ -7,6 +7,8 @@ Every read of events goes through events.selectors, which hides events of purged
 from django.db import models
 from django.db.models import Q
 
+from eventsite.lib.replica import FENCE_TABLE
+
 IDENTITY_TYPES = ("email", "phone", "idfa", "gaid", "internal_id", "anonymous_id")
 
 
@@ -200,3 +202,36 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.digest[:12]}… in {self.datasource_id}"
+
+
+class ReplicaFence(models.Model):
+    """The purge fence of the read replica (one row, see eventsite.lib.replica): the generation
+    rises in every transaction that erases events; lsn is the primary's WAL position (bytes)
+    recorded after such a commit. Replica reads wait until the replica has replayed both."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    generation = models.BigIntegerField(default=0)
+    lsn = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = FENCE_TABLE
+
+    def __str__(self) -> str:
+        return f"fence {self.generation} at {self.lsn}"
+
+
+class SpooledBatch(models.Model):
+    """A batch from the local spool (events.spool) that has been written: the drain records it in
+    the same transaction as the batch's events, so a drain killed and rerun never writes it twice."""
+
+    batch = models.UUIDField(primary_key=True)
+    received_at = models.DateTimeField()
+    drained_at = models.DateTimeField()
+    stored = models.PositiveIntegerField(default=0)
+    # Events left out at the drain: a purge after they were received, a suppression, a newer
+    # version of the same event_id, or a value the database refused (see note).
+    dropped = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"spooled batch {self.batch}"

@@ -1,10 +1,15 @@
 """Reads of the events layer. Events of purged epochs are never returned from here."""
 
+import time
 from datetime import datetime
 
+from django.conf import settings
+from django.db import Error as DatabaseFailure
 from django.db.models import F, QuerySet
 
 from events.models import DataSource, Event
+from eventsite.lib import verified
+from eventsite.lib.dberrors import database_unavailable
 
 
 def events_visible() -> QuerySet[Event]:
@@ -35,6 +40,39 @@ def events_filter(
 
 def datasource_get(*, slug: str) -> DataSource | None:
     return DataSource.objects.filter(slug=slug).first()
+
+
+# (monotonic time of the last successful read, the datasource then found): this process's memory
+# of the open Barchart datasource, for database outages; shared with the host's other processes
+# through eventsite.lib.verified.
+_open_datasource: tuple[float, DataSource | None] | None = None
+
+
+def datasource_accepting_unauthenticated() -> DataSource | None:
+    """The one datasource that takes unauthenticated Barchart posts, or None. While the database
+    is unreachable: the one this host read within TOKEN_OUTAGE_TRUST_SECONDS (so its events can
+    be spooled), else the database error stands (503)."""
+    global _open_datasource
+    try:
+        datasource = DataSource.objects.filter(accepts_unauthenticated_events=True).first()
+    except DatabaseFailure as exc:
+        within = settings.TOKEN_OUTAGE_TRUST_SECONDS
+        known = _open_datasource
+        if database_unavailable(exc):
+            if known is not None and known[1] is not None and time.monotonic() - known[0] <= within:
+                return known[1]
+            remembered = verified.recall("open-datasource", "", within=within)
+            if remembered is not None:
+                return remembered
+        raise
+    previous = _open_datasource
+    _open_datasource = (time.monotonic(), datasource)
+    if previous is None or time.monotonic() - previous[0] > 60 or previous[1] != datasource:
+        if datasource is None:
+            verified.forget("open-datasource", "")
+        else:
+            verified.remember("open-datasource", "", datasource)
+    return datasource
 
 
 def events_customer_product_pairs(*, datasource: DataSource, epoch: int) -> set[tuple[str, str]]:

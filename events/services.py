@@ -7,15 +7,19 @@ replaced: the older row is deleted in the same transaction as the new one is wri
 """
 
 import io
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db import Error as DatabaseFailure
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from events import spool
 from events.groupcommit import (
     EPOCH_LOCK_SHARED,
     PendingBatch,
@@ -24,11 +28,16 @@ from events.groupcommit import (
     group_committer,
     insert_batches,
 )
-from events.identities import identity_type_check
-from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
+from events.identities import identity_type_check, user_id_hmac
+from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, PurgeAudit, SpooledBatch, Suppression
 from events.parsing import EventRow
-from eventsite.lib.dberrors import database_errors
-from eventsite.lib.errors import Conflict, InvalidInput
+from eventsite.lib.dberrors import database_unavailable, domain_error_for
+from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+# Ordering of purge_user against the drain of spooled batches of the same datasource (see
+# events_purge_user): pg_advisory_xact_lock(SPOOL_PURGE_LOCK, datasource id).
+SPOOL_PURGE_LOCK = 0x45565350
 
 _COPY_COLUMNS = (
     "datasource_id",
@@ -61,6 +70,7 @@ class IngestResult:
     received_at: datetime
     stored: int
     dropped: int = 0
+    spooled: bool = False  # in the local spool, written to the database later by the drain
 
 
 def datasource_get_or_create(*, slug: str, name: str = "") -> tuple[DataSource, bool]:
@@ -68,29 +78,61 @@ def datasource_get_or_create(*, slug: str, name: str = "") -> tuple[DataSource, 
 
 
 def events_ingest(*, datasource: DataSource, rows: list[EventRow], received_at: datetime | None = None) -> IngestResult:
-    """Store a parsed batch atomically; raise ServiceUnavailable if the database is down."""
+    """Store a parsed batch atomically. If the database cannot be reached, the batch goes to the
+    durable local spool instead (events.spool, fsynced before this returns) and is written later by
+    events_spool_drain with the same batch id; ServiceUnavailable only if that is impossible too."""
     received_at = received_at or timezone.now()
     batch = uuid.uuid4()
     rows = _last_of_each_event_id(rows)
+    try:
+        result = _ingest(datasource, batch, received_at, rows)
+    except DatabaseFailure as error:
+        if database_unavailable(error):
+            return _spool(datasource, batch, received_at, rows, error)
+        raise domain_error_for(error, unavailable=STORE_UNAVAILABLE) from error
+    spool.spool_seal()
+    return result
+
+
+def _spool(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow],
+           error: DatabaseFailure) -> IngestResult:
+    # The failed connection is dropped now so the next request reconnects (the database may be
+    # back), rather than finding the dead socket first.
+    if not connection.in_atomic_block:
+        connection.close()
+    if not settings.SPOOL_ENABLED:
+        raise ServiceUnavailable(STORE_UNAVAILABLE) from error
+    try:
+        spool.spool_append(batch=batch, datasource_id=datasource.pk, received_at=received_at, rows=rows)
+    except spool.SpoolFull as full:
+        raise ServiceUnavailable("The event store is unavailable and the spool is full; retry shortly") from full
+    except OSError as failure:
+        logger.error("cannot write the spool: %s", failure)
+        raise ServiceUnavailable(STORE_UNAVAILABLE) from failure
+    logger.warning("database unavailable (%s): batch %s spooled", type(error).__name__, batch)
+    return IngestResult(batch=batch, received_at=received_at, stored=len(rows), spooled=True)
+
+
+def _ingest(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> IngestResult:
+    """The database write of events_ingest; database errors propagate (events_ingest maps them)."""
     dropped = 0
-    with database_errors(unavailable=STORE_UNAVAILABLE):
-        if datasource.has_suppressions:
-            rows, dropped = _drop_suppressed(datasource, rows)
-            if not rows:
-                return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
-        one_statement = (
-            connection.vendor == "postgresql"
-            and len(rows) <= ONE_STATEMENT_MAX_ROWS
-            and all(row.event_id is None for row in rows)
-        )
-        if one_statement and not connection.in_atomic_block:
-            group_committer.write(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
-        elif one_statement:  # inside a caller's transaction: this batch alone
-            pending = PendingBatch(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
-            if insert_batches([pending]):
-                raise datasource_gone(pending)
-        else:
-            _write_replacing_event_ids(datasource, batch, received_at, rows)
+    if datasource.has_suppressions:
+        rows, dropped = _drop_suppressed(datasource, rows)
+        if not rows:
+            return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
+    one_statement = (
+        connection.vendor == "postgresql"
+        and len(rows) <= ONE_STATEMENT_MAX_ROWS
+        and all(row.event_id is None for row in rows)
+    )
+    if one_statement and not connection.in_atomic_block:
+        group_committer.write(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
+    elif one_statement:  # inside a caller's transaction: this batch alone
+        pending = PendingBatch(datasource=datasource, batch=batch, received_at=received_at, rows=rows)
+        if not insert_batches([pending]):
+            raise datasource_gone(pending)
+    else:
+        _write_replacing_event_ids(datasource, batch, received_at, rows)
     return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
 
 
@@ -104,16 +146,20 @@ def _write_replacing_event_ids(datasource: DataSource, batch: uuid.UUID, receive
                 client_ids = [row.event_id for row in rows if row.event_id is not None]
                 if client_ids:
                     Event.objects.filter(datasource=datasource, epoch=epoch, event_id__in=client_ids).delete()
-                if connection.vendor == "postgresql":
-                    _copy_rows(datasource.pk, epoch, batch, received_at, rows)
-                else:
-                    _bulk_create_rows(datasource.pk, epoch, batch, received_at, rows)
+                _write_rows(datasource.pk, epoch, batch, received_at, rows)
             return
         except IntegrityError:
             # Two requests raced to replace the same event_id; the loser retries and now
             # sees the winner's committed row, which it replaces.
             if attempt == _REPLACE_ATTEMPTS - 1:
                 raise Conflict("The same event_id is being written concurrently; retry the request") from None
+
+
+def _write_rows(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]):
+    if connection.vendor == "postgresql":
+        _copy_rows(datasource_id, epoch, batch, received_at, rows)
+    else:
+        _bulk_create_rows(datasource_id, epoch, batch, received_at, rows)
 
 
 # purge_dataset and ingest order themselves with a transaction-level advisory lock keyed by the
@@ -209,6 +255,233 @@ def _bulk_create_rows(
     )
 
 
+# --- The spool's drain ----------------------------------------------------------------------
+
+
+@dataclass
+class DrainResult:
+    batches: int = 0  # spooled batches handled (written, or dropped whole by a purge)
+    events_stored: int = 0
+    events_dropped: int = 0  # purged after receipt, suppressed, superseded or refused by the database
+    already_drained: int = 0  # found in SpooledBatch (a previous drain was killed before its offset)
+    torn: int = 0  # torn records skipped
+    busy: bool = False  # another drainer holds the spool
+    error: str = ""  # why the drain stopped early (the database went away again)
+
+
+def events_spool_drain(*, max_batches: int | None = None) -> DrainResult:
+    """Write the spooled batches to the database in received order, each exactly once, with the
+    rules of a live ingest. The one drain service: the web processes' drain thread, `manage.py
+    drain_spool` and the Celery beat task all call it; concurrent calls take turns (flock).
+
+    Exactly once: each batch's SpooledBatch row commits with its events, and a batch found there
+    (or already in the events table: an ingest whose commit succeeded but whose answer failed)
+    is skipped. Purges win: a purge_dataset of the datasource after the batch was received drops
+    it; a purge_user drops that user's events; suppressions apply as at ingest. An event_id
+    replaces a stored one only if that one was received earlier (a newer live post wins).
+    """
+    result = DrainResult()
+    if spool.spool_is_empty():
+        return result
+    started = timezone.now()
+    try:
+        connection.ensure_connection()
+    except DatabaseFailure as exc:
+        if not database_unavailable(exc):
+            raise
+        result.error = f"database unavailable: {exc}".strip()[:300]
+        return result
+    spool.spool_seal()  # the database answers: this process's own segment can be finished and deleted
+    with spool.drain_session() as session:
+        if session is None:
+            result.busy = True
+            return result
+        views, records = session
+        group: list[spool.SpooledRecord] = []
+        try:
+            for item in records:
+                if isinstance(item, spool.TornRecord):
+                    _drain_group(group, result)
+                    group = []
+                    logger.error("spool: torn record skipped in %s at byte %s", item.segment.name, item.offset)
+                    result.torn += 1
+                    spool.save_drained_offset(item.segment, item.end)
+                    continue
+                if max_batches is not None and result.batches + result.already_drained + len(group) >= max_batches:
+                    break
+                group.append(item)
+                if len(group) >= DRAIN_GROUP_BATCHES or sum(len(r.payload) for r in group) >= DRAIN_GROUP_BYTES:
+                    _drain_group(group, result)
+                    group = []
+            _drain_group(group, result)
+        except DatabaseFailure as exc:
+            if not database_unavailable(exc):
+                raise
+            result.error = f"database unavailable: {exc}".strip()[:300]
+            if not connection.in_atomic_block:
+                connection.close()
+        for view in views:
+            spool.remove_if_drained(view)
+        spool.save_drain_status({
+            "started_at": started.isoformat(), "finished_at": timezone.now().isoformat(),
+            "batches": result.batches, "events_stored": result.events_stored,
+            "events_dropped": result.events_dropped, "already_drained": result.already_drained,
+            "torn": result.torn, "error": result.error,
+        })
+    if result.batches or result.torn:
+        logger.warning("spool drained: %s", result)
+    return result
+
+
+# Spooled batches written per transaction: fewer commits make the drain keep up with live ingest.
+DRAIN_GROUP_BATCHES = 100
+DRAIN_GROUP_BYTES = 4 * 1024 * 1024
+_ALREADY = None  # outcome of a batch found in SpooledBatch
+
+
+@dataclass(slots=True)
+class _Spooled:
+    record: "spool.SpooledRecord"
+    datasource_id: int
+    received_at: datetime
+    rows: list[EventRow]
+
+
+def _drain_group(records: list["spool.SpooledRecord"], result: DrainResult) -> None:
+    """Write a group of spooled batches in one transaction; if one of them needs its own (an
+    event_id race with a live post, a value the database refuses), each goes alone."""
+    if not records:
+        return
+    group = [_Spooled(record, *record.decode()) for record in records]
+    try:
+        with transaction.atomic():
+            outcomes = _drain_in_transaction(group)
+    except (IntegrityError, DataError):
+        outcomes = [_drain_alone(item) for item in group]
+    for outcome in outcomes:
+        if outcome is _ALREADY:
+            result.already_drained += 1
+        else:
+            result.batches += 1
+            result.events_stored += outcome[0]
+            result.events_dropped += outcome[1]
+    ends: dict = {}
+    for record in records:  # a segment's records come in file order: its last one is its offset
+        ends[record.segment] = record.end
+    for segment, end in ends.items():
+        spool.save_drained_offset(segment, end)
+
+
+def _drain_alone(item: _Spooled):
+    for attempt in range(_REPLACE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _drain_in_transaction([item])[0]
+        except IntegrityError:
+            # A live post of the same event_id raced this batch: retry against its committed row.
+            if attempt == _REPLACE_ATTEMPTS - 1:
+                raise
+        except DataError as exc:
+            # A value the database refuses (a 400 at ingest, but the answer was given): the batch is
+            # recorded as dropped, so it cannot block the spool.
+            logger.error("spool: batch %s refused by the database: %s", item.record.batch, exc)
+            with transaction.atomic():
+                SpooledBatch.objects.get_or_create(batch=item.record.batch, defaults={
+                    "received_at": item.received_at, "drained_at": timezone.now(), "dropped": len(item.rows),
+                    "note": f"refused by the database: {exc}"[:300],
+                })
+            return 0, len(item.rows)
+    raise AssertionError("unreachable")
+
+
+@dataclass(slots=True)
+class _DrainTarget:
+    """What the drain needs of one datasource, read once per transaction under its locks."""
+
+    datasource: DataSource
+    epoch: int
+    purges: list[tuple[datetime, str, str]]  # (created_at, kind, user_id_hmac), after the oldest batch
+    stored_at_ingest: set[uuid.UUID]
+
+
+def _drain_target(datasource_id: int, items: list[_Spooled]) -> _DrainTarget | None:
+    datasource = DataSource.objects.filter(pk=datasource_id).first()
+    if datasource is None:
+        return None
+    epoch = _current_epoch(datasource)  # takes the epoch lock shared: ordered against purge_dataset
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # ordered against purge_user (see events_purge_user)
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [SPOOL_PURGE_LOCK, datasource.pk])
+    purges = list(
+        PurgeAudit.objects.filter(datasource=datasource, created_at__gt=min(i.received_at for i in items))
+        .values_list("created_at", "kind", "user_id_hmac")
+    )
+    # A batch the ingest itself committed before its answer failed (then spooled it): found
+    # through the (datasource, epoch, timestamp) index.
+    stored_at_ingest = set(
+        Event.objects.filter(
+            datasource=datasource, epoch=epoch, batch__in=[i.record.batch for i in items],
+            timestamp__in={row.timestamp for i in items for row in i.rows},
+        ).values_list("batch", flat=True).distinct()
+    )
+    return _DrainTarget(datasource=datasource, epoch=epoch, purges=purges, stored_at_ingest=stored_at_ingest)
+
+
+def _drain_in_transaction(group: list[_Spooled]) -> list:
+    """Each batch's outcome: _ALREADY, or (stored, dropped). Runs inside the caller's transaction."""
+    already = set(SpooledBatch.objects.filter(batch__in=[i.record.batch for i in group])
+                  .values_list("batch", flat=True))
+    pending = [i for i in group if i.record.batch not in already]
+    targets = {
+        datasource_id: _drain_target(datasource_id, [i for i in pending if i.datasource_id == datasource_id])
+        for datasource_id in sorted({i.datasource_id for i in pending})  # one lock order: no deadlocks
+    }
+    outcomes, drained = [], []
+    for item in group:
+        if item.record.batch in already:
+            outcomes.append(_ALREADY)
+            continue
+        rows, note = _drain_rows(item, targets[item.datasource_id])
+        outcomes.append((len(rows), len(item.rows) - len(rows)))
+        drained.append(SpooledBatch(
+            batch=item.record.batch, received_at=item.received_at, drained_at=timezone.now(), stored=len(rows),
+            dropped=len(item.rows) - len(rows), note=note,
+        ))
+    SpooledBatch.objects.bulk_create(drained)
+    return outcomes
+
+
+def _drain_rows(item: _Spooled, target: _DrainTarget | None) -> tuple[list[EventRow], str]:
+    """Write one spooled batch by the rules of a live ingest; returns the rows written and a note."""
+    if target is None:
+        return [], "datasource deleted"
+    if item.record.batch in target.stored_at_ingest:
+        return [], "stored at ingest"
+    datasource, rows = target.datasource, item.rows
+    later = [(kind, user_hmac) for created_at, kind, user_hmac in target.purges if created_at > item.received_at]
+    if any(kind == PurgeAudit.Kind.DATASET for kind, _ in later):
+        return [], "purge_dataset after receipt"
+    purged_users = {user_hmac for kind, user_hmac in later if kind == PurgeAudit.Kind.USER}
+    if purged_users:
+        rows = [
+            row for row in rows
+            if not any(user_id_hmac(datasource=datasource, kind=kind, digest=digest) in purged_users
+                       for kind, digest in row.identities.items())
+        ]
+    if rows and datasource.has_suppressions:
+        rows, _ = _drop_suppressed(datasource, rows)
+    client_ids = [row.event_id for row in rows if row.event_id is not None]
+    if client_ids:
+        stored = Event.objects.filter(datasource=datasource, epoch=target.epoch, event_id__in=client_ids)
+        newer = set(stored.filter(received_at__gt=item.received_at).values_list("event_id", flat=True))
+        if newer:  # a later post of the same event_id wins over this older, spooled one
+            rows = [row for row in rows if row.event_id not in newer]
+        stored.filter(received_at__lte=item.received_at).delete()
+    if rows:
+        _write_rows(datasource.pk, target.epoch, item.record.batch, item.received_at, rows)
+    return rows, ""
+
+
 # --- Purges (orchestrated by reports.purges, which also records the audit) -----------------
 
 RECLAIM_CHUNK = 10_000
@@ -250,6 +523,10 @@ def events_purge_user(*, datasource: DataSource, kind: str, digest: str) -> tupl
     """
     column = _identity_column(kind)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            # Waits for a drain writing spooled events of this datasource, and makes the drain wait
+            # for this purge's commit: either way the drain sees the audit, so the purge wins.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SPOOL_PURGE_LOCK, datasource.pk])
         cursor.execute(
             f"DELETE FROM {Event._meta.db_table} WHERE datasource_id = %s AND {column} = %s "
             f"RETURNING epoch, customer, product, type, timestamp",
@@ -289,10 +566,12 @@ def events_reclaim_epoch(*, reclaim: EpochReclaim, chunk: int = RECLAIM_CHUNK) -
     deleted = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
+            # datasource_id on the outer DELETE too: with the events table distributed by it
+            # (Citus, docs/scaling.md) the whole statement then runs on one shard.
             cursor.execute(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE datasource_id = %s AND epoch = %s "
-                f"LIMIT %s)",
-                [reclaim.datasource_id, reclaim.epoch, chunk],
+                f"DELETE FROM {table} WHERE datasource_id = %s AND id IN (SELECT id FROM {table} "
+                f"WHERE datasource_id = %s AND epoch = %s LIMIT %s)",
+                [reclaim.datasource_id, reclaim.datasource_id, reclaim.epoch, chunk],
             )
             count = cursor.rowcount
         deleted += count

@@ -27,3 +27,11 @@ def pre_request(worker, req):
     # Drop any client-sent copy first, so a request cannot write its own text into the access log.
     req.headers = [(name, value) for name, value in req.headers if name.upper() != "X-SCRUBBED-QUERY"]
     req.headers.append(("X-SCRUBBED-QUERY", f"?{query}" if query else ""))
+
+
+def post_worker_init(worker):
+    """Each web process drains the local spool (batches taken while the database was away) by
+    itself: a deployment needs no extra process for it. See events.services.events_spool_drain."""
+    from eventsite.spool_thread import start_drain_thread
+
+    start_drain_thread()

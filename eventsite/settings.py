@@ -71,6 +71,37 @@ else:
     }
 DATABASES = {"default": _db}
 
+# A streaming replica (optional): report exports and the read-only console/management event lists
+# read from it, never showing events a purge erased (see eventsite/lib/replica.py); everything
+# else, and everything that writes, uses DATABASE_URL.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+# Seconds an export waits for the replica to replay past the latest purge before reading the primary.
+REPLICA_WAIT_SECONDS = env_int("REPLICA_WAIT_SECONDS", 10, minimum=0)
+# After that wait: "primary" reads the primary; "wait" keeps exports off the primary: they wait up to
+# REPLICA_MAX_WAIT_SECONDS for a lagging replica (an unreachable one still means the primary at once).
+REPLICA_FALLBACK = env_choice("REPLICA_FALLBACK", "primary", ("primary", "wait"))
+REPLICA_MAX_WAIT_SECONDS = env_int("REPLICA_MAX_WAIT_SECONDS", 600, minimum=0)
+# A replica that failed (refused, timed out, broke mid-export) is not tried again for this long.
+REPLICA_RETRY_SECONDS = env_int("REPLICA_RETRY_SECONDS", 30, minimum=0)
+if DATABASE_REPLICA_URL:
+    if not DATABASE_URL:
+        raise ConfigurationError("DATABASE_REPLICA_URL needs DATABASE_URL (the primary)")
+    if not DATABASE_REPLICA_URL.startswith(("postgres://", "postgresql://")):
+        raise ConfigurationError("DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL")
+    try:
+        _replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=_db["CONN_MAX_AGE"])
+    except ValueError as exc:
+        raise ConfigurationError(f"DATABASE_REPLICA_URL is malformed: {exc}") from None
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica.setdefault("OPTIONS", {})
+    # A replica that does not answer must cost little: reads fall back to the primary.
+    _replica["OPTIONS"].setdefault("connect_timeout", env_int("REPLICA_CONNECT_TIMEOUT", 2, minimum=1))
+    _replica["OPTIONS"].setdefault("application_name", "eventsite-replica-reads")
+    # Tests: no second test database; the alias reads the default one.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["eventsite.lib.replica.ReplicaRouter"]
+
 # Ingest limits (stated in the README).
 INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 64 * 1024, minimum=256)
@@ -80,6 +111,20 @@ INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
 TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
 # How often a web process writes its rejected-request counts for the console (0: never by itself).
 CONSOLE_FLUSH_SECONDS = env_int("CONSOLE_FLUSH_SECONDS", 10, minimum=0)
+# During a database outage a token (or the open Barchart datasource) is accepted only if this
+# process verified it active within this many seconds (README: Reliability).
+TOKEN_OUTAGE_TRUST_SECONDS = env_int("TOKEN_OUTAGE_TRUST_SECONDS", 3600, minimum=0)
+# Where the web processes of one host share what they verified, for outages (eventsite/lib/verified.py).
+VERIFIED_DIR = Path(env_str("VERIFIED_DIR", str(VAR_DIR / "verified")))
+
+# The durable local spool behind ingest while the database is unreachable (events/spool.py).
+SPOOL_ENABLED = env_bool("SPOOL_ENABLED", True)
+SPOOL_DIR = Path(env_str("SPOOL_DIR", str(VAR_DIR / "spool")))
+SPOOL_MAX_BYTES = env_int("SPOOL_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+SPOOL_SEGMENT_BYTES = env_int("SPOOL_SEGMENT_BYTES", 16 * 1024 * 1024, minimum=1024)
+SPOOL_WARN_AGE_SECONDS = env_int("SPOOL_WARN_AGE_SECONDS", 300, minimum=1)
+# How often each web process looks for spooled batches to drain (one directory listing).
+SPOOL_DRAIN_INTERVAL_SECONDS = env_int("SPOOL_DRAIN_INTERVAL_SECONDS", 2, minimum=1)
 
 # Reports
 REPORT_LINK_SECONDS = env_int("REPORT_LINK_SECONDS", 15 * 60, minimum=1)
@@ -285,6 +330,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},
     # The console's event counts (eventsite/console/rollup.py); also the workers' heartbeat.
     "console-rollup-events": {"task": "eventsite.console.tasks.rollup_events", "schedule": 30.0},
+    # The spool on the worker's host; web hosts drain their own spool in each web process.
+    "drain-spool": {"task": "events.tasks.drain_spool", "schedule": 60.0, "options": {"expires": 55}},
 }
 CELERY_TIMEZONE = "UTC"
 # Exports (up to REPORT_TIME_LIMIT_SECONDS each) have their own queue and workers (Procfile

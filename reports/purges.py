@@ -4,23 +4,21 @@ It lives in the reports layer, the highest one a purge touches: besides events i
 export files. Each purge writes a PurgeAudit with a keyed hash of the user id, never the id.
 """
 
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from events.identities import identity_digest, identity_type_check
+from events.identities import identity_digest, identity_type_check, user_id_hmac
 from events.models import DataSource, EpochReclaim, PurgeAudit
 from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
 from eventsite.lib.dberrors import database_errors
 from eventsite.lib.errors import InvalidInput
+from eventsite.lib.replica import replica_fence_bump
 from reports.services import report_files_purge_epoch, report_files_purge_events
 from reports.tasks import reclaim_purged_epoch
 
@@ -42,12 +40,6 @@ class Actor:
     @classmethod
     def for_user(cls, user) -> "Actor":
         return cls(label=f"staff user {user.get_username()}", user=user)
-
-
-def user_id_hmac(*, datasource: DataSource, kind: str, digest: str) -> str:
-    """A keyed hash for the audit: proves which user was purged to whoever holds SECRET_KEY."""
-    message = f"{datasource.pk}:{kind}:{digest}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
@@ -88,6 +80,9 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
             events_deleted=deleted,
             completed_at=timezone.now(),
         )
+        # Last in the transaction (it locks the fence row until the commit): replica reads
+        # started after this commit wait for the replica to replay it.
+        replica_fence_bump()
     # After the commit, and outside any transaction (object storage): exports that may hold
     # the user's events rerun (if running) or lose their file (if complete).
     removed = report_files_purge_events(events=purged_events)
@@ -110,6 +105,7 @@ def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
         audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
         EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
         transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk))
+        replica_fence_bump()  # last: see purge_user
     return audit
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import BigIntegerField, F, Func, IntegerField, Max, Min, Q, TextField
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Extract, Floor
@@ -26,6 +26,7 @@ from events.parsing import malformed_field
 from events.selectors import events_visible
 from events.services import PurgedEvent, timestamp_ms
 from eventsite.lib.errors import InvalidInput, ServiceUnavailable, TooManyRequests
+from eventsite.lib.replica import run_on_replica
 from reports import storage
 from reports.exceptions import ReportJobRunning, ReportJobUnavailable
 from reports.models import ReportJob, ReportUser
@@ -148,14 +149,19 @@ def _finish(job: ReportJob, status: str, reason: str = "", **fields) -> bool:
 def _job_events(job: ReportJob):
     """The events a job exports (visible ones only: a purged datasource's rows never leak),
     in file order. Both export paths read this one queryset."""
-    events = events_visible().filter(customer=job.customer, product=job.product)
+    return _job_filter(job, events_visible()).order_by("timestamp", "id")
+
+
+def _job_filter(job: ReportJob, events):
+    """events narrowed to what the job's filter selects (customer, product, types, period)."""
+    events = events.filter(customer=job.customer, product=job.product)
     if job.types is not None:
         events = events.filter(type__in=job.types)
     if job.start_ms is not None:
         events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
     if job.end_ms is not None:
         events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
-    return events.order_by("timestamp", "id")
+    return events
 
 
 class _Stop(Exception):
@@ -237,8 +243,16 @@ def _remove_partial(key: str) -> None:
 
 def _write_file(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path, dict]:
     """Write the job's file; returns the row count, the path and what the file holds (the
-    export scope a purge compares with its events, see report_files_purge_events)."""
-    if connection.vendor == "postgresql":
+    export scope a purge compares with its events, see report_files_purge_events).
+
+    It reads the read replica when one is configured and has replayed the latest purge (each
+    pass, so a rerun after a purge waits for it again); a replica that fails mid-way makes the
+    pass start over on the primary (eventsite.lib.replica)."""
+    return run_on_replica(lambda: _write_file_from(job, workdir, began))
+
+
+def _write_file_from(job: ReportJob, workdir: Path, began: float) -> tuple[int, Path, dict]:
+    if connections[_job_events(job).db].vendor == "postgresql":
         return _write_file_with_copy(job, workdir, began)
     keys = report_context_keys(product=job.product, types=job.types)
     width = len(keys) if keys is not None else report_catalog_width(product=job.product)
@@ -348,9 +362,11 @@ def _write_file_with_copy(job: ReportJob, workdir: Path, began: float) -> tuple[
     events = _job_events(job)
     final_path = workdir / "report.csv"
     remaining = settings.REPORT_TIME_LIMIT_SECONDS - (time.monotonic() - began)
-    snapshot = not connection.in_atomic_block  # the isolation level can only be set first thing
+    # The server the router picked for this queryset (the replica inside replica reads).
+    alias = events.db
+    snapshot = not connections[alias].in_atomic_block  # the isolation level can only be set first thing
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
             if snapshot:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("SET LOCAL statement_timeout = %s", [max(1, int(remaining * 1000))])
@@ -575,15 +591,7 @@ def report_files_purge_epoch(*, datasource_id: int, epoch: int, pairs: set[tuple
     complete file is deleted if its export read this datasource in this epoch.
     """
     def reads_epoch(job: ReportJob) -> bool:
-        events = Event.objects.filter(datasource_id=datasource_id, epoch=epoch, customer=job.customer,
-                                      product=job.product)
-        if job.types is not None:
-            events = events.filter(type__in=job.types)
-        if job.start_ms is not None:
-            events = events.filter(timestamp__gte=datetime.fromtimestamp(job.start_ms / 1000, UTC))
-        if job.end_ms is not None:
-            events = events.filter(timestamp__lt=datetime.fromtimestamp(job.end_ms / 1000, UTC))
-        return events.exists()
+        return _job_filter(job, Event.objects.filter(datasource_id=datasource_id, epoch=epoch)).exists()
 
     def holds_epoch(job: ReportJob) -> bool:
         if job.exported_datasources is None:  # exported before scopes were recorded

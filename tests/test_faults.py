@@ -1,14 +1,15 @@
 """Faults under load against a live gunicorn on PostgreSQL (issue 7, part 4).
 
 - PostgreSQL restarted during a soak: opt-in with EVENTSITE_FAULT_TESTS=1 (CI's PostgreSQL pass
-  sets it), because it restarts the machine's shared cluster (pg_ctlcluster, root only), once.
+  sets it), because it restarts the cluster behind DATABASE_URL (pg_ctlcluster for the machine's,
+  pg_ctl for a private one; root only), once.
 - Redis down: gunicorn gets a REDIS_URL where nothing listens; ingest must not notice.
 Report endpoints answering 503 during an outage are tested with the reports feature, not here.
 Run with -s to see the figures.
 """
 
 import os
-import shutil
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -24,8 +25,8 @@ from tests.services import requires_postgres, requires_redis
 pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.slow]
 
 requires_fault_opt_in = pytest.mark.skipif(
-    os.environ.get("EVENTSITE_FAULT_TESTS") != "1" or os.geteuid() != 0 or not shutil.which("pg_ctlcluster"),
-    reason="restarts the machine's PostgreSQL: set EVENTSITE_FAULT_TESTS=1 (as root, with pg_ctlcluster)",
+    os.environ.get("EVENTSITE_FAULT_TESTS") != "1" or os.geteuid() != 0,
+    reason="restarts the PostgreSQL cluster behind DATABASE_URL: set EVENTSITE_FAULT_TESTS=1 (as root)",
 )
 FAULT_SOAK_SECONDS = float(os.environ.get("EVENTSITE_FAULT_SOAK_SECONDS", "20"))
 
@@ -35,17 +36,21 @@ def test_it_keeps_every_acknowledged_event_across_a_postgres_restart(transaction
     datasource = make_datasource(slug="faults")
     token = make_token(datasource=datasource, scope="ingest")
     with live_gunicorn(database_url=live_database_url(), log_dir=tmp_path) as (port, process):
-        acc = soak(port=port, token=token.raw, seconds=FAULT_SOAK_SECONDS, producers=6, fault_at=5)
+        acc = soak(port=port, token=token.raw, seconds=FAULT_SOAK_SECONDS, producers=6, fault_at=5,
+                   database_url=live_database_url())
         assert process.poll() is None  # gunicorn stayed up through the outage
-    stored = stored_event_ids(datasource)
+        deadline = time.monotonic() + 60  # batches spooled during the restart are drained by the web processes
+        while not acc.acknowledged <= set(stored := stored_event_ids(datasource)) and time.monotonic() < deadline:
+            time.sleep(0.5)
     with capsys.disabled():  # figures for the README, shown even without -s
         print_figures(
             f"faults: PostgreSQL restarted 5 s into a {FAULT_SOAK_SECONDS:.0f} s soak, "
             f"restart took {acc.fault_ended_at - acc.fault_started_at:.1f} s",
             acc.figures(len(stored), len(set(stored))),
         )
-    assert acc.statuses.get(503, 0) > 0  # the outage did hit requests, and they got 503s
-    assert set(acc.statuses) <= {200, 503}  # never a 500 (nor any other error)
+    # The spool (issue 13) takes what PostgreSQL cannot: no 503 either (tests/test_spool_faults.py
+    # stops it for 20 s with clients that never retry).
+    assert set(acc.statuses) == {200}
     assert acc.bad_503s == []  # every 503 is JSON with Retry-After
     assert acc.connection_errors == 0
     assert len(stored) == len(set(stored))  # retried bodies replaced, never duplicated

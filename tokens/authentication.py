@@ -8,9 +8,10 @@ import hmac
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import Error as DatabaseFailure
 from django.utils import timezone
 
-from eventsite.lib.dberrors import database_errors
+from eventsite.lib.dberrors import database_errors, database_unavailable
 from eventsite.lib.errors import AuthenticationFailed, PermissionDenied
 from tokens.cache import token_cache
 from tokens.models import Token
@@ -24,9 +25,21 @@ MAX_TOKEN_LENGTH = 200
 def _load_token(digest: str) -> Token | None:
     ttl = settings.TOKEN_CACHE_SECONDS
     token = token_cache.get(digest) if ttl else None
-    if token is None:
+    if token is not None:
+        return token
+    try:
         token = Token.objects.select_related("datasource").filter(secret_hash=digest).first()
-        if token is not None and ttl:
+    except DatabaseFailure as error:
+        # The database is away (ingest spools meanwhile): a token this process read within
+        # TOKEN_OUTAGE_TRUST_SECONDS stands in, and is still checked for revocation, expiry and
+        # scope below. Any other token gets the database error (503), never a 200.
+        trusted = token_cache.verified(digest, settings.TOKEN_OUTAGE_TRUST_SECONDS)
+        if trusted is None or not database_unavailable(error):
+            raise
+        return trusted
+    if token is not None:
+        token_cache.note_verified(digest, token)
+        if ttl:
             token_cache.put(digest, token, ttl)
     return token
 
@@ -52,8 +65,12 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
         if token.scope != scope:
             raise PermissionDenied(f"This token has the {token.scope!r} scope; this call needs {scope!r}")
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-            Token.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
+            try:
+                Token.objects.filter(pk=token.pk).update(last_used_at=now)
+            except DatabaseFailure as error:
+                if not database_unavailable(error):  # bookkeeping only: an outage must not refuse the request
+                    raise
     return token
 
 

@@ -42,6 +42,14 @@ def write_in_thread(committer, datasource, kind: str, outcomes: dict):
     return thread
 
 
+def wait_until_queued(committer, count: int) -> None:
+    for _ in range(200):
+        if len(committer._queue) == count:
+            return
+        threading.Event().wait(0.02)
+    raise AssertionError(f"{len(committer._queue)} batches queued, not {count}")
+
+
 @pytest.fixture
 def held_first_group(monkeypatch):
     """The first group's INSERT waits until released, so the writers behind it queue up; every
@@ -67,10 +75,7 @@ def test_waiting_batches_go_in_together_and_all_are_stored(transactional_db, hel
     first = write_in_thread(committer, datasource, "first", outcomes)
     assert first_entered.wait(WAIT)
     others = [write_in_thread(committer, datasource, f"e{n}", outcomes) for n in range(6)]
-    for _ in range(100):  # until all six wait in the queue
-        if len(committer._queue) == 6:
-            break
-        threading.Event().wait(0.05)
+    wait_until_queued(committer, 6)
     assert outcomes == {}  # nobody is acknowledged before its statement commits
     release.set()
     for thread in [first, *others]:
@@ -93,10 +98,7 @@ def test_a_batch_that_cannot_be_stored_does_not_fail_its_group(transactional_db,
     writers = [write_in_thread(committer, datasource, "good-1", outcomes),
                write_in_thread(committer, doomed, "bad", outcomes),
                write_in_thread(committer, datasource, "good-2", outcomes)]
-    for _ in range(100):
-        if len(committer._queue) == 3:
-            break
-        threading.Event().wait(0.05)
+    wait_until_queued(committer, 3)
     release.set()
     for thread in [first, *writers]:
         thread.join(WAIT)
@@ -115,10 +117,7 @@ def test_a_value_the_database_refuses_fails_only_its_own_batch(transactional_db,
     writers = [write_in_thread(committer, datasource, "good-1", outcomes),
                write_in_thread(committer, datasource, too_long, outcomes),
                write_in_thread(committer, datasource, "good-2", outcomes)]
-    for _ in range(100):
-        if len(committer._queue) == 3:
-            break
-        threading.Event().wait(0.05)
+    wait_until_queued(committer, 3)
     release.set()
     for thread in [first, *writers]:
         thread.join(WAIT)
@@ -137,10 +136,7 @@ def test_a_group_holds_one_datasource_and_the_others_follow_in_order(transaction
     writers = []
     for n, datasource in enumerate([web, app, web, app, web]):
         writers.append(write_in_thread(committer, datasource, f"{datasource.slug}-{n}", outcomes))
-        for _ in range(100):  # queued in this order
-            if len(committer._queue) == n + 1:
-                break
-            threading.Event().wait(0.02)
+        wait_until_queued(committer, n + 1)  # queued in this order
     release.set()
     for thread in [first, *writers]:
         thread.join(WAIT)

@@ -204,7 +204,8 @@ def database_size_check() -> Check:
 
 
 def spool_check(*, now: datetime) -> Check:
-    """The durable ingest spool (events.spool.spool_status(), a dict), when that module exists."""
+    """The durable ingest spool of this web host (events.spool.spool_status(), a dict), when that module exists.
+    Each host spools on its own disk: the panel shows the host that served the page."""
     try:
         from events.spool import spool_status  # noqa: PLC0415 - optional: built by another change
     except ImportError:
@@ -217,7 +218,7 @@ def spool_check(*, now: datetime) -> Check:
     if not records:
         return Check("Ingest spool", "ok", "empty")
     age = timedelta(seconds=float(status.get("oldest_record_age_seconds") or 0))
-    summary = (f"{records:,} batch(es) waiting, {(status.get('bytes') or 0) / 1024 / 1024:,.1f} MiB "
+    summary = (f"on this web host: {records:,} batch(es) waiting, {(status.get('bytes') or 0) / 1024 / 1024:,.1f} MiB "
                f"of {(status.get('max_bytes') or 0) / 1024 / 1024:,.0f}, oldest {timesince(now - age, now)} old")
     if status.get("warning", age > SPOOL_WARN_AGE):
         return Check("Ingest spool", "warning", summary,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -124,7 +124,7 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer,
                 if isinstance(error, ServiceUnavailable):
                     _drop_broken_connection()
                 return error_response(error, render_error)
-            except DatabaseError as database_error:
+            except (DatabaseError, InterfaceError) as database_error:  # InterfaceError is no DatabaseError
                 logger.warning("database error during %s %s: %s", request.method, request.path,
                                database_error.__class__.__name__)
                 error = domain_error_for(database_error)

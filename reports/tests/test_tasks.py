@@ -7,15 +7,17 @@ from tests.services import REDIS_URL, requires_redis
 
 def test_the_task_names_are_stable():
     # Queued messages name their task: renaming one strands the messages already in Redis.
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovers every tasks.py
     names = {name for name in app.tasks if not name.startswith("celery.")}
     assert names == {"reports.tasks.export_report", "reports.tasks.sweep_report_jobs",
                      "reports.tasks.reclaim_purged_epoch", "reports.tasks.reclaim_pending_epochs",
-                     "eventsite.console.tasks.rollup_events"}
+                     "eventsite.console.tasks.rollup_events", "events.tasks.drain_spool"}
 
 
 def test_the_beat_schedule_names_registered_tasks():
     from django.conf import settings
 
+    app.loader.import_default_modules()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks
 

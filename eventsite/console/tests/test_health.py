@@ -134,17 +134,21 @@ def test_a_report_past_its_time_limit_is_overdue_even_with_workers(admin_client,
     assert "Overdue" in admin_client.get("/admin/").content.decode()  # the overview's health summary
 
 
-def test_the_spool_is_shown_with_a_warning_when_its_oldest_batch_is_old(db, monkeypatch):
-    import sys
-    import types
+def test_the_spool_is_shown_with_a_warning_when_its_oldest_batch_is_old(datasource):
+    import uuid as uuid_module
 
+    from events.parsing import IngestLimits, ksense_rows
+    from events.spool import spool_append, spool_seal
     from eventsite.console.health import spool_check
 
-    # A stand-in with the shape events.spool.spool_status() returns (the spool is built on another branch).
-    status = {"bytes": 3 * 1024 * 1024, "max_bytes": 1024**3, "records": 12, "oldest_record_age_seconds": 900.0,
-              "warning": True}
-    monkeypatch.setitem(sys.modules, "events.spool", types.SimpleNamespace(spool_status=lambda: status))
+    assert spool_check(now=timezone.now()).state == "ok"  # empty
+    received = timezone.now() - timedelta(minutes=15)  # spooled during an outage a quarter of an hour ago
+    rows = ksense_rows([{"type": "pv"}] * 3, limits=IngestLimits.from_settings(), now=received)
+    spool_append(batch=uuid_module.uuid4(), datasource_id=datasource.pk, received_at=received, rows=rows)
+    spool_seal()
+
     check = spool_check(now=timezone.now())
-    assert check.state == "warning" and "12 batch(es) waiting" in check.summary and "15" in check.summary
-    status.update(records=0)
-    assert spool_check(now=timezone.now()).state == "ok"
+
+    assert check.state == "warning", check
+    assert "1 batch(es) waiting" in check.summary and "15\xa0minutes old" in check.summary
+    assert "spool drain" in check.action

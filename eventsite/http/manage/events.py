@@ -7,6 +7,7 @@ from rest_framework.pagination import CursorPagination
 from events.models import DataSource, Event
 from events.selectors import datasource_get, events_filter
 from events.services import datasource_delete
+from eventsite.lib.replica import replica_reads
 
 
 class DataSourceSerializer(serializers.ModelSerializer):
@@ -57,6 +58,12 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     serializer_class = EventSerializer
     pagination_class = EventCursorPagination
+
+    def list(self, request, *args, **kwargs):
+        # Read from the replica when one is configured and has replayed the latest purge; the
+        # primary otherwise, without waiting (eventsite.lib.replica). The page is serialised here.
+        with replica_reads(wait=0):
+            return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         if self.action != "list":
