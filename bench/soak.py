@@ -416,13 +416,16 @@ def free_port(*, from_the_top: bool = False) -> int:
 
 
 @contextlib.contextmanager
-def live_gunicorn(*, database_url: str, log_dir: Path, **extra_env: str):
+def live_gunicorn(*, database_url: str | None, log_dir: Path, **extra_env: str):
     """gunicorn started the production way (Procfile command, eventsite.settings, no EVENTSITE_TESTING)
-    on 127.0.0.1; yields (port, process). Its access log is log_dir/access.log, errors log_dir/error.log."""
+    on 127.0.0.1; yields (port, process). Its access log is log_dir/access.log, errors log_dir/error.log.
+    database_url=None runs the embedded default (SQLite under EVENTSITE_VAR_DIR, log_dir/var unless given)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("EVENTSITE_TESTING", "DEBUG", "DJANGO_SETTINGS_MODULE")}
+    env.pop("DATABASE_URL", None)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     env.update(
-        DATABASE_URL=database_url,
         SECRET_KEY=secrets.token_urlsafe(60),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",  # plain http on loopback; production sits behind TLS

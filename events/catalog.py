@@ -6,6 +6,9 @@ context keys and, per customer, one rule per position:
   null: any string.
 """
 
+import bisect
+import json
+import json.scanner
 import threading
 import time
 from dataclasses import dataclass, field
@@ -96,41 +99,63 @@ def _load(datasource: DataSource) -> Catalog | None:
     )
 
 
-def _codes(document: dict, key: str) -> list[dict]:
+def _codes(document: dict, key: str, problems: list[str], line_of) -> list[dict]:
     items = document.get(key)
-    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("code"), str) for i in items):
-        raise InvalidInput(f"{key!r} must be an array of objects with a string 'code'", field=key)
-    return items
+    if not isinstance(items, list):
+        problems.append(f"{line_of(document)}{key!r} must be an array of objects with a string 'code'")
+        return []
+    good = []
+    for position, item in enumerate(items):
+        if isinstance(item, dict) and isinstance(item.get("code"), str):
+            good.append(item)
+        else:
+            problems.append(f"{line_of(item)}{key}[{position}] must be an object with a string 'code'")
+    return good
+
+
+def _no_lines(_item) -> str:
+    return ""
 
 
 @transaction.atomic
-def catalog_import(*, datasource: DataSource, document: dict) -> dict[str, int]:
-    """Replace the datasource's catalog with the document (barchart-event-types.json format)."""
+def catalog_import(*, datasource: DataSource, document: dict, line_of=_no_lines) -> dict[str, int]:
+    """Replace the datasource's catalog with the document (barchart-event-types.json format).
+
+    All or nothing: every problem is listed (InvalidInput.details, each prefixed with its line
+    when line_of knows it) and nothing changes unless the whole document is valid.
+    """
     if not isinstance(document, dict):
         raise InvalidInput("The catalog must be a JSON object with customers, products and eventTypes")
-    customers = _codes(document, "customers")
-    products = _codes(document, "products")
-    types = _codes(document, "eventTypes")
+    problems: list[str] = []
+    customers = _codes(document, "customers", problems, line_of)
+    products = _codes(document, "products", problems, line_of)
+    types = _codes(document, "eventTypes", problems, line_of)
     product_codes = {p["code"] for p in products}
     rows = []
     for position, item in enumerate(types):
-        where = f"eventTypes[{position}] ({item['code']})"
+        where = f"{line_of(item)}eventTypes[{position}] ({item['code']})"
         keys = item.get("contextKeys", [])
         rules = item.get("contextRules") or {}
         if item.get("product") not in product_codes:
-            raise InvalidInput(f"{where}: product {item.get('product')!r} is not in products")
+            problems.append(f"{where}: product {item.get('product')!r} is not in products")
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise InvalidInput(f"{where}: contextKeys must be an array of strings")
+            problems.append(f"{where}: contextKeys must be an array of strings")
+            continue
         if not isinstance(rules, dict):
-            raise InvalidInput(f"{where}: contextRules must be an object of customer -> rules")
+            problems.append(f"{where}: contextRules must be an object of customer -> rules")
+            continue
         for customer, customer_rules in rules.items():
             if not isinstance(customer_rules, list) or len(customer_rules) != len(keys):
-                raise InvalidInput(f"{where}: contextRules.{customer} needs one rule per context key")
+                problems.append(f"{where}: contextRules.{customer} needs one rule per context key")
+                continue
             unknown = [rule for rule in customer_rules if rule not in RULES]
             if unknown:
-                raise InvalidInput(f"{where}: unknown rule {unknown[0]!r}; rules are {RULES}")
+                problems.append(f"{where}: unknown rule {unknown[0]!r}; rules are {RULES}")
         rows.append(CatalogEventType(datasource=datasource, code=item["code"], description=item.get("description", ""),
-                                     product=item["product"], context_keys=keys, context_rules=rules))
+                                     product=item.get("product"), context_keys=keys, context_rules=rules))
+    if problems:
+        raise InvalidInput(f"The catalog was not imported: {problems[0]}"
+                           + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), details=problems)
     CatalogEventType.objects.filter(datasource=datasource).delete()
     CatalogCode.objects.filter(datasource=datasource).delete()
     CatalogEventType.objects.bulk_create(rows)
@@ -142,3 +167,38 @@ def catalog_import(*, datasource: DataSource, document: dict) -> dict[str, int]:
     )
     transaction.on_commit(catalog_cache_clear)
     return {"customers": len(customers), "products": len(products), "event_types": len(rows)}
+
+
+def catalog_import_text(*, datasource: DataSource, text: str) -> dict[str, int]:
+    """Import a catalog file's text (the command and the admin upload both call this): JSON errors
+    and catalog problems are reported with the line they are on."""
+    try:
+        document, line_of = _parse_with_lines(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"line {exc.lineno}: not valid JSON: {exc.msg}",
+                           details=[f"line {exc.lineno}: not valid JSON: {exc.msg}"]) from None
+    return catalog_import(datasource=datasource, document=document, line_of=line_of)
+
+
+def _parse_with_lines(text: str):
+    """json.loads that also remembers the line each object starts on (for error messages)."""
+    newlines = [index for index, char in enumerate(text) if char == "\n"]
+    starts: dict[int, int] = {}
+    decoder = json.JSONDecoder()
+    parse_object = decoder.parse_object
+
+    def remembering(s_and_end, *args, **kwargs):
+        obj, end = parse_object(s_and_end, *args, **kwargs)
+        starts[id(obj)] = bisect.bisect_left(newlines, s_and_end[1] - 1) + 1
+        return obj, end
+
+    decoder.parse_object = remembering
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # the C scanner would bypass the hook
+    document = decoder.decode(text)
+
+    def line_of(item) -> str:
+        # ids are those of objects the document still holds, so they name the same objects.
+        line = starts.get(id(item))
+        return f"line {line}: " if line is not None else ""
+
+    return document, line_of

@@ -1,13 +1,17 @@
 """Reads of the events layer. Events of purged epochs are never returned from here."""
 
+import json
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.db import Error as DatabaseFailure
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 
-from events.models import DataSource, Event
+from events.identities import identity_digest
+from events.models import IDENTITY_TYPES, DataSource, Event
 from eventsite.lib import verified
 from eventsite.lib.dberrors import database_unavailable
 
@@ -79,3 +83,59 @@ def events_customer_product_pairs(*, datasource: DataSource, epoch: int) -> set[
     """The (customer, product) pairs of one epoch's events: the reports that may contain them."""
     events = Event.objects.filter(datasource=datasource, epoch=epoch, customer__isnull=False)
     return set(events.values_list("customer", "product").distinct())
+
+
+@dataclass(frozen=True, slots=True)
+class EventCount:
+    """How many events a list holds: exact, or the planner's estimate when counting would be slow."""
+
+    value: int
+    exact: bool
+    # Not exact: the planner's estimate (PostgreSQL), or only a lower bound (SQLite: "more than value").
+    estimated: bool = False
+
+    def __str__(self) -> str:
+        if self.exact:
+            return f"{self.value:,} event{'' if self.value == 1 else 's'}"
+        if self.estimated:
+            return f"about {self.value:,} events (estimate)"
+        return f"more than {self.value:,} events"
+
+
+def events_count(*, events: QuerySet[Event], cap: int = 10_000) -> EventCount:
+    """Exact up to `cap` rows (a bounded COUNT); past that PostgreSQL's planner estimate of the same
+    query, or on SQLite "more than cap". Never a full COUNT(*) of a 10M-row table."""
+    bounded = events.order_by()[: cap + 1].count()
+    if bounded <= cap:
+        return EventCount(value=bounded, exact=True)
+    if connection.vendor == "postgresql":
+        sql, params = events.order_by().values("id").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return EventCount(value=max(int(plan[0]["Plan"]["Plan Rows"]), cap + 1), exact=False, estimated=True)
+    return EventCount(value=cap, exact=False)
+
+
+SEARCH_KINDS = ("event", *IDENTITY_TYPES, "type")
+
+
+def events_search(*, events: QuerySet[Event], kind: str, value: str) -> QuerySet[Event]:
+    """Events matching a console search.
+
+    kind "event": the exact event_id or type; "type": a type prefix; an identity kind: the value
+    normalised and hashed exactly as ingest stores it, matched per datasource so that the
+    (datasource, user_<kind>) index serves it. Raises InvalidInput for a value ingest would refuse.
+    """
+    value = value.strip()
+    if kind == "event":
+        return events.filter(Q(event_id=value) | Q(type=value))
+    if kind == "type":
+        return events.filter(type__startswith=value)
+    digest = identity_digest(kind, value, where="search")
+    if digest is None:
+        return events.none()
+    # Naming the datasources lets PostgreSQL probe the (datasource, user_<kind>) index once per datasource.
+    datasource_ids = list(DataSource.objects.values_list("id", flat=True))
+    return events.filter(datasource_id__in=datasource_ids, **{f"user_{kind}": digest})

@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -12,6 +13,7 @@ from eventsite.lib.admin import ReadOnlyAdmin
 from eventsite.lib.errors import DomainError
 from reports.models import ReportJob, ReportUser
 from reports.principals import ReportPrincipal
+from reports.selectors import report_catalog_codes
 from reports.services import ReportRequest, report_job_create, report_link_issue
 
 
@@ -38,16 +40,30 @@ class ReportAwareUserAdmin(UserAdmin):
         return profile.customer if profile else ""
 
 
+def _datetime_field(**kwargs) -> forms.DateTimeField:
+    # The browser's own date and time picker; the value is read as UTC.
+    return forms.DateTimeField(required=False, widget=forms.DateTimeInput(
+        attrs={"type": "datetime-local", "step": 60}, format="%Y-%m-%dT%H:%M"), **kwargs)
+
+
 class ReportStartForm(forms.Form):
     customer = forms.CharField(max_length=64)
     product = forms.CharField(max_length=64)
     types = forms.CharField(required=False, help_text="Comma-separated event types; empty: every type")
-    start = forms.DateTimeField(required=False, help_text="UTC, e.g. 2026-11-01 00:00")
-    end = forms.DateTimeField(required=False)
+    start = _datetime_field(help_text="UTC; empty: from the first event")
+    end = _datetime_field(help_text="UTC, not included; empty: up to now")
     delimiter = forms.CharField(max_length=1, initial="|", strip=False)
     raw = forms.BooleanField(required=False, label="Raw values",
                              help_text="Keep values starting with = + - @ tab or CR as they are (unsafe to open in a "
                                        "spreadsheet); by default they are prefixed with ' and quoted")
+
+    def __init__(self, *args, catalog=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # With a catalog, offer only the codes it knows (the service refuses others anyway).
+        for name, codes in (("customer", catalog and catalog.customers), ("product", catalog and catalog.products)):
+            if codes:
+                self.fields[name] = forms.ChoiceField(choices=[("", "---------"), *[(c, c) for c in codes]],
+                                                      help_text="From the event-type catalog")
 
 
 class FileDeletionFilter(admin.SimpleListFilter):
@@ -65,14 +81,61 @@ class FileDeletionFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReportStatusFilter(admin.SimpleListFilter):
+    """Statuses under the same words as the list's status column."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [(status.value, STATUS_LABELS[status.value]) for status in ReportJob.Status]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
+# One wording of each status in the console (the API keeps Barchart's upper-case codes).
+STATUS_LABELS = {"RUNNING": "Running", "COMPLETE": "Complete", "TIMEOUT": "Timed out", "FAILED": "Failed"}
+STATUS_COLOURS = {"RUNNING": "#205067", "COMPLETE": "#2e7d32", "TIMEOUT": "#9a5b00", "FAILED": "#ba2121"}
+REFRESH_SECONDS = 5
+
+
 @admin.register(ReportJob)
 class ReportJobAdmin(ReadOnlyAdmin):
-    list_display = ["source", "status", "customer", "product", "rows", "bytes", "duration", "requested_by",
-                    "created_at", "download"]
-    list_filter = ["status", FileDeletionFilter, "customer", "product"]
+    # Narrow enough for a 1366 px screen: short job ids, the file button right after the status.
+    # (rows and size share a column; the duration is on the job's page).
+    list_display = ["short_source", "status_label", "download", "customer", "product", "output", "requester",
+                    "created"]
+    list_filter = [ReportStatusFilter, FileDeletionFilter, "customer", "product"]
     list_select_related = ["requested_by"]
-    readonly_fields = [field.name for field in ReportJob._meta.fields]
+    readonly_fields = [*(field.name for field in ReportJob._meta.fields), "duration"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    change_list_template = "admin/reports/reportjob/change_list.html"
+
+    @admin.display(description="job", ordering="id")
+    def short_source(self, obj):
+        return format_html('<span title="{}" style="white-space: nowrap">{}…</span>', obj.source, str(obj.id)[:8])
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, obj):
+        return format_html('<strong class="job-status" data-status="{}" style="color: {}">{}</strong>', obj.status,
+                           STATUS_COLOURS[obj.status], STATUS_LABELS[obj.status])
+
+    @admin.display(description="output", ordering="rows")
+    def output(self, obj):
+        if obj.rows is None:
+            return ""
+        return f"{obj.rows} rows, {filesizeformat(obj.bytes or 0)}"
+
+    @admin.display(description="by", ordering="requested_by")
+    def requester(self, obj):
+        return obj.requested_by or ""
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        stamp = obj.created_at
+        return format_html('<span title="{} (UTC)">{}</span>', stamp.isoformat(), f"{stamp:%b %d %H:%M}")
 
     @admin.display(description="duration (s)")
     def duration(self, obj):
@@ -100,10 +163,16 @@ class ReportJobAdmin(ReadOnlyAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "start_url": reverse("admin:reports_reportjob_start")}
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            # While a listed job runs the page reloads itself, so RUNNING turns into Complete unaided.
+            running = any(job.status == ReportJob.Status.RUNNING for job in changelist.result_list)
+            response.context_data["refresh_seconds"] = REFRESH_SECONDS if running else None
+        return response
 
     def start_view(self, request):
-        form = ReportStartForm(request.POST or None)
+        form = ReportStartForm(request.POST or None, catalog=report_catalog_codes())
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             types = [t.strip() for t in data["types"].split(",") if t.strip()] or None

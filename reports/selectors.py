@@ -1,8 +1,9 @@
 """Reads of the reports layer."""
 
 import uuid
+from dataclasses import dataclass
 
-from events.models import CatalogEventType
+from events.models import CatalogCode, CatalogEventType
 from reports.exceptions import ReportJobNotFound
 from reports.models import ReportJob
 from reports.principals import ReportPrincipal
@@ -63,3 +64,19 @@ def report_catalog_width(*, product: str) -> int:
     """The longest context of the product's catalog types (0 without a catalog)."""
     key_lists = CatalogEventType.objects.filter(product=product).values_list("context_keys", flat=True)
     return max((len(keys) for keys in key_lists), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogCodes:
+    customers: list[str]
+    products: list[str]
+
+
+def report_catalog_codes() -> CatalogCodes | None:
+    """The customers and products that datasources' catalogs know, or None when no catalog exists
+    (then any code may be reported on). Reports span datasources, so the catalogs are merged."""
+    if not CatalogEventType.objects.exists():
+        return None
+    codes = CatalogCode.objects.values_list("kind", "code").distinct().order_by("code")
+    return CatalogCodes(customers=[code for kind, code in codes if kind == CatalogCode.Kind.CUSTOMER],
+                        products=[code for kind, code in codes if kind == CatalogCode.Kind.PRODUCT])

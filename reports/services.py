@@ -31,7 +31,7 @@ from reports import storage
 from reports.exceptions import ReportJobRunning, ReportJobUnavailable
 from reports.models import ReportJob, ReportUser
 from reports.principals import ReportPrincipal
-from reports.selectors import report_catalog_width, report_context_keys
+from reports.selectors import report_catalog_codes, report_catalog_width, report_context_keys
 from reports.tasks import export_report
 
 
@@ -100,6 +100,13 @@ def _report_request_problems(request: ReportRequest) -> list[str]:
     if len(request.delimiter) != 1 or not request.delimiter.isascii() or request.delimiter in FORBIDDEN_DELIMITERS:
         problems.append(malformed_field("delimiter") + " Use one ASCII character other than a quote, a line break,"
                         " a backslash or NUL.")
+    codes = report_catalog_codes()
+    if codes is not None:
+        # With a catalog a typo would otherwise run a COMPLETE, empty report.
+        if isinstance(request.customer, str) and request.customer not in codes.customers:
+            problems.append(f"{malformed_field('customer')} {request.customer!r} is not a known customer.")
+        if isinstance(request.product, str) and request.product not in codes.products:
+            problems.append(f"{malformed_field('product')} {request.product!r} is not a known product.")
     return problems
 
 

@@ -108,3 +108,22 @@ def test_an_unrouted_api_path_is_a_json_404_in_the_familys_format(client, path, 
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
     assert response.json() == body
     assert client.get("/no-such-page").headers["Content-Type"].startswith("text/html")  # not an API path
+
+
+@pytest.mark.parametrize("path, family_key", [
+    ("/api/manage/tokens/", "detail"), ("/api/v2/insights/purge_user", "status"), ("/service/version", None),
+])
+def test_a_host_outside_allowed_hosts_gets_the_familys_json_400(client, path, family_key):
+    # Found by fuzzing: Django's DisallowedHost answered its HTML 400 page on API paths. (Ingest
+    # paths never check the host: eventsite/http/fastpath.py skips that middleware.)
+    response = client.get(path, HTTP_HOST="jz.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert family_key in body if family_key else isinstance(body, list)
+
+
+def test_the_admin_keeps_djangos_400_page_for_an_unknown_host(client):
+    response = client.get("/admin/login/", HTTP_HOST="jz.example")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")

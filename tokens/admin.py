@@ -1,9 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
 from tokens.models import Token
 from tokens.services import token_issue, token_revoke
+
+# Session key of raw tokens issued but not yet displayed: {token pk: raw}. The issued page pops its
+# entry, so the raw value is rendered exactly once and no longer kept anywhere after that.
+ISSUED_SESSION_KEY = "tokens.issued"
 
 
 class TokenIssueForm(forms.ModelForm):
@@ -12,14 +20,32 @@ class TokenIssueForm(forms.ModelForm):
         fields = ["datasource", "scope", "label", "expires_at"]
 
 
+class TokenStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(revoked_at=None).exclude(expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.exclude(revoked_at=None)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at=None, expires_at__lte=now)
+        return queryset
+
+
 @admin.register(Token)
 class TokenAdmin(admin.ModelAdmin):
     list_display = ["hint", "datasource", "scope", "label", "created_at", "expires_at", "revoked_at", "last_used_at"]
-    list_filter = ["scope", "datasource"]
+    list_filter = [TokenStatusFilter, "scope", "datasource"]
     list_select_related = ["datasource"]
     search_fields = ["hint", "label", "datasource__slug"]
     actions = ["revoke_tokens"]
-    add_form_template = None
+    change_form_template = "admin/tokens/token/change_form.html"
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -40,6 +66,13 @@ class TokenAdmin(admin.ModelAdmin):
         # Never a bulk delete; a revoked token may go (with its datasource, for instance).
         return obj is not None and obj.revoked_at is not None and super().has_delete_permission(request, obj)
 
+    def get_urls(self):
+        return [
+            path("<int:object_id>/issued/", self.admin_site.admin_view(self.issued_view), name="tokens_token_issued"),
+            path("<int:object_id>/revoke/", self.admin_site.admin_view(self.revoke_view), name="tokens_token_revoke"),
+            *super().get_urls(),
+        ]
+
     def save_model(self, request, obj, form, change):
         if change:
             obj.save(update_fields=["label"])
@@ -50,26 +83,58 @@ class TokenAdmin(admin.ModelAdmin):
             label=form.cleaned_data.get("label", ""),
             expires_at=form.cleaned_data.get("expires_at"),
         )
-        # Hand the raw value to response_add only; it is rendered once and kept nowhere.
-        form.instance = issued.token
-        obj.pk = issued.token.pk
-        request._issued_raw_token = issued.raw
+        # The admin logs and redirects with `obj`: give it the issued row's values (its hint, so
+        # history reads "evs_AbCd… (ingest, web)").
+        for field in Token._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(issued.token, field.attname))
+        obj._state.adding = False
+        pending = request.session.get(ISSUED_SESSION_KEY, {})
+        pending[str(issued.token.pk)] = issued.raw
+        request.session[ISSUED_SESSION_KEY] = pending
 
     def response_add(self, request, obj, post_url_continue=None):
-        raw = getattr(request, "_issued_raw_token", None)
-        if raw is None:
-            return super().response_add(request, obj, post_url_continue)
-        token = Token.objects.select_related("datasource").get(pk=obj.pk)
+        # Post/redirect/get: reloading the page after an issue must never post (and issue) again.
+        return redirect("admin:tokens_token_issued", obj.pk)
+
+    def issued_view(self, request, object_id):
+        token = get_object_or_404(Token.objects.select_related("datasource"), pk=object_id)
+        if not self.has_view_permission(request, token):
+            raise PermissionDenied
+        pending = request.session.get(ISSUED_SESSION_KEY, {})
+        raw = pending.pop(str(token.pk), None)
+        if raw is not None:
+            request.session[ISSUED_SESSION_KEY] = pending
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
+            "original": token,
             "token": token,
             "raw_token": raw,
             "title": "Token issued",
         }
         response = TemplateResponse(request, "admin/tokens/token/issued.html", context)
+        # Back/forward must refetch (and find nothing to show), never replay a cached copy of the secret.
         response["Cache-Control"] = "no-store"
         return response
+
+    def revoke_view(self, request, object_id):
+        token = get_object_or_404(Token.objects.select_related("datasource"), pk=object_id)
+        if not self.has_change_permission(request, token):
+            raise PermissionDenied
+        if request.method == "POST":
+            if token.revoked_at is None:
+                token_revoke(token=token)
+                self.log_change(request, token, "Revoked")
+                self.message_user(request, f"Revoked token {token}. Clients using it now get 401.", messages.SUCCESS)
+            return redirect("admin:tokens_token_change", token.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": token,
+            "token": token,
+            "title": f"Revoke token {token.hint}…?",
+        }
+        return TemplateResponse(request, "admin/tokens/token/revoke.html", context)
 
     @admin.action(description="Revoke selected tokens")
     def revoke_tokens(self, request, queryset):
@@ -77,5 +142,6 @@ class TokenAdmin(admin.ModelAdmin):
         for token in queryset:
             if token.revoked_at is None:
                 token_revoke(token=token)
+                self.log_change(request, token, "Revoked")
                 revoked += 1
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

@@ -276,3 +276,43 @@ def test_create_report_user_command(db, monkeypatch):
     with pytest.raises(CommandError):
         call_command("create_report_user", "carl", "--customer", "TGAM", "--password-stdin", stderr=StringIO())
     assert not User.objects.filter(username="carl").exists()
+
+
+def test_a_catalog_with_bad_lines_lists_each_by_line_and_imports_nothing(datasource, tmp_path):
+    call_command("import_event_types", "web", str(_write(tmp_path, json.dumps(SMALL_CATALOG))), stdout=StringIO())
+    bad = json.dumps({**SMALL_CATALOG, "eventTypes": [
+        SMALL_CATALOG["eventTypes"][0],
+        {"code": "NO-PRODUCT", "product": "NOPE", "contextKeys": []},
+        {"code": "BAD-RULE", "product": "WATCHLIST", "contextKeys": ["a"], "contextRules": {"TGAM": ["int"]}},
+    ]}, indent=2)
+    with pytest.raises(CommandError) as raised:
+        call_command("import_event_types", "web", str(_write(tmp_path, bad)), stdout=StringIO())
+    lines = bad.splitlines()
+    no_product = next(n for n, line in enumerate(lines, 1) if '"NO-PRODUCT"' in line) - 1  # the object's "{" line
+    assert f"line {no_product}: eventTypes[1] (NO-PRODUCT): product 'NOPE' is not in products" in str(raised.value)
+    assert "eventTypes[2] (BAD-RULE): unknown rule 'int'" in str(raised.value)
+    # All or nothing: the earlier catalog is untouched.
+    assert sorted(CatalogEventType.objects.values_list("code", flat=True)) == [
+        "PORTFOLIO-APPLICATION-LOADED", "WATCHLIST-SYMBOL-ADDED"]
+
+
+def _write(tmp_path, text):
+    path = tmp_path / f"catalog-{uuid.uuid4().hex}.json"
+    path.write_text(text)
+    return path
+
+
+def test_the_admin_upload_imports_a_catalog_or_lists_its_problems(client, admin_user, datasource):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(admin_user)
+    url = "/admin/events/catalogeventtype/upload/"
+    good = SimpleUploadedFile("c.json", json.dumps(SMALL_CATALOG).encode())
+    done = client.post(url, {"datasource": datasource.pk, "file": good}, follow=True)
+    assert "Imported 2 customers, 2 products and 2 event types into web" in done.content.decode()
+    broken = {**SMALL_CATALOG, "eventTypes": [{"code": "X", "product": "NOPE"}]}
+    bad = SimpleUploadedFile("c.json", json.dumps(broken, indent=1).encode())
+    refused = client.post(url, {"datasource": datasource.pk, "file": bad})
+    assert refused.status_code == 200
+    assert "line 19: eventTypes[0] (X): product &#x27;NOPE&#x27; is not in products" in refused.content.decode()
+    assert CatalogEventType.objects.filter(datasource=datasource).count() == 2

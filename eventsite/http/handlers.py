@@ -1,18 +1,20 @@
 """JSON error answers for API paths outside the views' own error handling (found by fuzzing,
-tests/test_fuzz_api.py): a path that matches no route (Django's 404 page) and a django-axes
-lockout of HTTP Basic logins (axes' plain-text 429). Each API family gets its own error format;
-other paths (admin, static) keep Django's and axes' pages.
+tests/test_fuzz_api.py): a path that matches no route (Django's 404 page), a request Django
+refuses before any view (its 400 page: a Host header outside ALLOWED_HOSTS, a malformed cookie
+or multipart body) and a django-axes lockout of HTTP Basic logins (axes' plain-text 429). Each
+API family gets its own error format; other paths (admin, static) keep Django's and axes' pages.
 """
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 
 from eventsite.http.barchart_format import barchart_error
 from eventsite.http.common import error_response, json_response
 from eventsite.http.jitsu import jitsu_error
 from eventsite.http.ksense import ksense_error
-from eventsite.lib.errors import DomainError, NotFound, TooManyRequests
+from eventsite.lib.errors import DomainError, InvalidInput, NotFound, TooManyRequests
 
 BARCHART_PREFIXES = ("/events", "/service/", "/system/", "/reports", "/exports/")
 
@@ -36,6 +38,12 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/manage/"):
         return json_response({"detail": "Not found.", "code": "not_found"}, status=404)  # as DRF's own 404
     return api_error_response(request.path, NotFound("No such endpoint")) or page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # request.path, not get_host(): the Host header may be the very thing Django refused.
+    error = InvalidInput("The request cannot be served (a header or the body is malformed, or the host is unknown)")
+    return api_error_response(request.path, error) or django_bad_request(request, exception)
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:

@@ -92,6 +92,20 @@ def test_the_catalog_names_the_columns_and_filters_apply(client, ingest_token, t
     assert [int(r[0]) for r in rows[1:]] == [T0 + 2, T0 + 3, T0 + 4]
 
 
+def test_with_a_catalog_an_unknown_customer_or_product_is_refused(client, ingest_token, tgam_user, eager_celery):
+    from events.catalog import catalog_import
+    from events.tests.test_barchart_api import SMALL_CATALOG
+
+    catalog_import(datasource=ingest_token.token.datasource, document=SMALL_CATALOG)
+    response = start(client, tgam_user, {"filter": {"customer": "TGAM", "product": "NOPE"}})
+    body = assert_failure(response, 400, "REQUEST_INPUT_MALFORMED")
+    assert [child["value"]["message"] for child in body[0]["children"]] == [
+        'The "product" field cannot be interpreted. \'NOPE\' is not a known product.']
+    assert ReportJob.objects.count() == 0
+    assert start(client, tgam_user, {"filter": {"customer": "TGAM", "product": "WATCHLIST"}}).status_code == 200
+    assert ReportJob.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     "body, field",
     [

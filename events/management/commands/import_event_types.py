@@ -1,9 +1,8 @@
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from events.catalog import catalog_import
+from events.catalog import catalog_import_text
 from events.selectors import datasource_get
 from eventsite.lib.errors import DomainError
 
@@ -20,14 +19,15 @@ class Command(BaseCommand):
         if datasource is None:
             raise CommandError(f"No datasource {slug!r}; create it with: manage.py create_datasource {slug}")
         try:
-            document = json.loads(file.read_text(encoding="utf-8"))
+            text = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise CommandError(f"{file} is not valid JSON: {exc}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{file} is not UTF-8 text") from None
         try:
-            counts = catalog_import(datasource=datasource, document=document)
+            counts = catalog_import_text(datasource=datasource, text=text)
         except DomainError as exc:
-            raise CommandError(exc.message) from None
+            problems = exc.details or [exc.message]
+            raise CommandError("\n".join([f"{file} was not imported (nothing changed):", *problems])) from None
         self.stdout.write(f"Imported {counts['customers']} customers, {counts['products']} products and "
                           f"{counts['event_types']} event types into {slug}")
