@@ -31,7 +31,9 @@ def install() -> None:
 
 class AttentionMixin:
     def get_list_display(self, request):
-        return [*super().get_list_display(request), "attention"]
+        columns = super().get_list_display(request)
+        # Only while some report needs attention: the usual list keeps to a laptop's width.
+        return [*columns, "attention"] if getattr(request, "console_attention", False) else columns
 
     @admin.display(description="attention")
     def attention(self, obj):
@@ -45,6 +47,7 @@ class AttentionMixin:
     def changelist_view(self, request, extra_context=None):
         running = ReportJob.objects.filter(status=ReportJob.Status.RUNNING).order_by("created_at")[:50]
         stalled = [words for words in map(_stall_words, running) if words]
+        request.console_attention = bool(stalled)
         if stalled:
             messages.warning(request, f"{len(stalled)} running report(s) need attention. Oldest: {stalled[0]}")
         return super().changelist_view(request, extra_context)
