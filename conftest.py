@@ -1,10 +1,30 @@
-"""Test-wide fixtures. Factories live in tests/factories.py."""
+"""Test-wide fixtures and Hypothesis profiles. Factories live in tests/factories.py."""
+
+import os
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from events.spool import spool_seal
 from tests.factories import make_datasource, make_token
 from tokens.cache import token_cache
+
+CI_EXAMPLES = 200
+FUZZ_EXAMPLES = 20_000
+
+# Property tests (`*_properties.py`): `ci` runs in make test; `make fuzz` selects `fuzz` with
+# EVENTSITE_HYPOTHESIS_PROFILE. No deadline: the machine is shared, and timing is not what they check.
+hypothesis_settings.register_profile(
+    "ci", max_examples=CI_EXAMPLES, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+hypothesis_settings.register_profile("fuzz", parent=hypothesis_settings.get_profile("ci"), max_examples=FUZZ_EXAMPLES)
+hypothesis_settings.load_profile(os.environ.get("EVENTSITE_HYPOTHESIS_PROFILE", "ci"))
+if os.environ.get("EVENTSITE_HYPOTHESIS_EXAMPLES"):  # e.g. make fuzz PROPERTY_EXAMPLES=100000
+    hypothesis_settings.register_profile("chosen", parent=hypothesis_settings.default,
+                                         max_examples=int(os.environ["EVENTSITE_HYPOTHESIS_EXAMPLES"]))
+    hypothesis_settings.load_profile("chosen")
 
 
 @pytest.fixture

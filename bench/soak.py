@@ -404,8 +404,15 @@ def outage_soak(*, port: int, token: str, database_url: str, datasource_id: int,
 
 
 def free_port(*, from_the_top: bool = False) -> int:
-    """A port of PORTS where nothing listens now (bound to check, then released)."""
-    for port in reversed(PORTS) if from_the_top else PORTS:
+    """A port of PORTS where nothing listens now (bound to check, then released).
+
+    The scan starts at a random place of its half of the range: processes started at the same
+    moment (tests of several checkouts on one machine) would otherwise all pick the first port, and
+    a server whose bind lost that race would be mistaken for the one that won it."""
+    half = len(PORTS) // 2
+    ports = list(reversed(PORTS))[:half] if from_the_top else list(PORTS)[:half]
+    start = random.randrange(len(ports))
+    for port in ports[start:] + ports[:start]:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 
 from events.catalog import catalog_import_text
-from events.models import CatalogCode, CatalogEventType, DataSource, Event, PurgeAudit, Suppression
+from events.models import CatalogCode, CatalogEventType, DataSource, Event, PurgeAudit, RetentionRun, Suppression
 from events.selectors import SEARCH_KINDS, events_count, events_search, events_visible
 from events.services import suppression_lift
 from eventsite.lib.admin import ReadOnlyAdmin
@@ -20,10 +20,10 @@ from eventsite.lib.replica import replica_reads
 
 @admin.register(DataSource)
 class DataSourceAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "created_at", "accepts_unauthenticated_events"]
+    list_display = ["slug", "name", "created_at", "accepts_unauthenticated_events", "retention_days"]
     search_fields = ["slug", "name"]
     # The epoch is internal bookkeeping of purges: not shown as data.
-    fields = ["slug", "name", "accepts_unauthenticated_events", "allowed_origins", "created_at"]
+    fields = ["slug", "name", "accepts_unauthenticated_events", "allowed_origins", "retention_days", "created_at"]
     readonly_fields = ["created_at"]
     actions = None
 
@@ -93,6 +93,16 @@ class PurgeAuditAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "datasource_slug", "actor", "user_id_type", "events_deleted", "files_removed",
                     "suppressed", "completed_at"]
     list_filter = ["kind", "datasource_slug"]
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(ReadOnlyAdmin):
+    """Each retention sweep of a datasource (events.services.events_apply_retention)."""
+
+    list_display = ["started_at", "datasource_slug", "retention_days", "cutoff", "events_deleted", "outcome",
+                    "dry_run", "trigger", "finished_at"]
+    list_filter = ["outcome", "datasource_slug", "dry_run"]
+    date_hierarchy = "started_at"
 
 
 @admin.register(Suppression)

@@ -99,17 +99,46 @@ def _load(datasource: DataSource) -> Catalog | None:
     )
 
 
-def _codes(document: dict, key: str, problems: list[str], line_of) -> list[dict]:
+def _text_problem(value, *, where: str, max_length: int, required: bool = True) -> str | None:
+    """Why the database cannot store value as text (wrong type, length, NUL, lone surrogate), or None.
+    Each was a TypeError or a database error, a traceback from import_event_types (found by the
+    property tests)."""
+    if not isinstance(value, str) or (required and not value) or len(value) > max_length:
+        return f"{where} must be a {'non-empty ' if required else ''}string of at most {max_length} characters"
+    if "\x00" in value or not value.isascii() and not _encodable(value):
+        return f"{where} holds a NUL or a lone surrogate, which cannot be stored"
+    return None
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _codes(document: dict, key: str, problems: list[str], line_of, *, max_length: int = 64) -> list[dict]:
     items = document.get(key)
     if not isinstance(items, list):
         problems.append(f"{line_of(document)}{key!r} must be an array of objects with a string 'code'")
         return []
-    good = []
+    good, seen = [], set()
     for position, item in enumerate(items):
-        if isinstance(item, dict) and isinstance(item.get("code"), str):
-            good.append(item)
-        else:
+        if not (isinstance(item, dict) and isinstance(item.get("code"), str)):
             problems.append(f"{line_of(item)}{key}[{position}] must be an object with a string 'code'")
+            continue
+        where = f"{line_of(item)}{key}[{position}]"
+        bad = [problem for problem in (
+            _text_problem(item["code"], where=f"{where}.code", max_length=max_length),
+            _text_problem(item.get("description", ""), where=f"{where}.description", max_length=200, required=False),
+        ) if problem]
+        if not bad and item["code"] in seen:
+            bad.append(f"{where}.code {item['code']!r} appears twice")
+        problems.extend(bad)
+        if not bad:
+            seen.add(item["code"])
+            good.append(item)
     return good
 
 
@@ -129,22 +158,27 @@ def catalog_import(*, datasource: DataSource, document: dict, line_of=_no_lines)
     problems: list[str] = []
     customers = _codes(document, "customers", problems, line_of)
     products = _codes(document, "products", problems, line_of)
-    types = _codes(document, "eventTypes", problems, line_of)
+    types = _codes(document, "eventTypes", problems, line_of, max_length=200)
     product_codes = {p["code"] for p in products}
     rows = []
     for position, item in enumerate(types):
         where = f"{line_of(item)}eventTypes[{position}] ({item['code']})"
         keys = item.get("contextKeys", [])
         rules = item.get("contextRules") or {}
-        if item.get("product") not in product_codes:
-            problems.append(f"{where}: product {item.get('product')!r} is not in products")
+        if not isinstance(item.get("product"), str) or item["product"] not in product_codes:
+            problems.append(f"{where}: product {str(item.get('product'))[:64]!r} is not in products")
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             problems.append(f"{where}: contextKeys must be an array of strings")
             continue
+        problems.extend(filter(None, (_text_problem(key, where=f"{where}: contextKeys", max_length=200)
+                                      for key in keys)))
         if not isinstance(rules, dict):
             problems.append(f"{where}: contextRules must be an object of customer -> rules")
             continue
         for customer, customer_rules in rules.items():
+            if problem := _text_problem(customer, where=f"{where}: contextRules customer", max_length=64):
+                problems.append(problem)
+                continue
             if not isinstance(customer_rules, list) or len(customer_rules) != len(keys):
                 problems.append(f"{where}: contextRules.{customer} needs one rule per context key")
                 continue

@@ -59,7 +59,11 @@ def identity_digest(kind: str, value, *, where: str = "user_id") -> str | None:
         return hashed.group(1).lower()
     if value.startswith("hash1:"):
         raise InvalidInput(f"{where}.{kind} starts with hash1: but is not followed by 64 hex digits", field=kind)
-    return hashlib.sha256(normalize_identity_value(kind, value).encode()).hexdigest()
+    try:
+        encoded = normalize_identity_value(kind, value).encode()
+    except UnicodeEncodeError:  # a lone surrogate (no JSON body holds one; found by the property tests)
+        raise InvalidInput(f"{where}.{kind} is not valid Unicode", field=kind) from None
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def user_id_hmac(*, datasource, kind: str, digest: str) -> str:

@@ -4,6 +4,9 @@ Events are written by events.services.events_ingest (COPY on PostgreSQL), never 
 Every read of events goes through events.selectors, which hides events of purged epochs.
 """
 
+from datetime import datetime, timedelta
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -27,6 +30,12 @@ class DataSource(models.Model):
     allowed_origins = models.TextField(blank=True, default="")
     # Set while any suppression is active, so ingest looks them up only then.
     has_suppressions = models.BooleanField(default=False, editable=False)
+    # Events whose event time is older than this many days are hidden at once and deleted by the
+    # retention sweep (events.services.events_apply_retention). Empty: kept forever.
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(36500)],
+        help_text="Delete events older than this many days (by event time). Empty keeps them forever.",
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -41,6 +50,10 @@ class DataSource(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def retention_cutoff(self, now: datetime) -> datetime | None:
+        """Events with an event time before this are past retention (None: kept forever)."""
+        return now - timedelta(days=self.retention_days) if self.retention_days else None
 
 
 class Event(models.Model):
@@ -168,6 +181,8 @@ class PurgeAudit(models.Model):
     actor_token_id = models.BigIntegerField(null=True, blank=True)
     actor_user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor = models.CharField(max_length=200)
+    # The X-Request-ID of the request that asked for the purge (or generated for it), for log search.
+    request_id = models.CharField(max_length=128, blank=True, default="")
     user_id_type = models.CharField(max_length=32, blank=True)
     user_id_hmac = models.CharField(max_length=64, blank=True)
     suppressed = models.BooleanField(default=False)
@@ -235,3 +250,30 @@ class SpooledBatch(models.Model):
 
     def __str__(self) -> str:
         return f"spooled batch {self.batch}"
+
+
+class RetentionRun(models.Model):
+    """One retention sweep of one datasource: when, the cut-off, and how many events it deleted."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The run outlives its datasource: the slug is kept as text.
+    datasource = models.ForeignKey(DataSource, null=True, on_delete=models.SET_NULL, related_name="+")
+    datasource_slug = models.CharField(max_length=64)
+    retention_days = models.PositiveIntegerField()
+    cutoff = models.DateTimeField()
+    dry_run = models.BooleanField(default=False)
+    # Deleted, or (dry run) that would be deleted.
+    events_deleted = models.BigIntegerField(default=0)
+    chunks = models.IntegerField(default=0)
+    # "complete", "dry_run", or "failed" (the count is what was deleted before the failure).
+    outcome = models.CharField(max_length=16, default="running")
+    trigger = models.CharField(max_length=16, default="scheduler")
+    request_id = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["datasource", "started_at"], name="retention_run_ds_started")]
+
+    def __str__(self) -> str:
+        return f"retention of {self.datasource_slug} at {self.started_at:%Y-%m-%d %H:%M}"

@@ -23,6 +23,9 @@ MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_EVENT_ID_LENGTH = 256
 MAX_TYPE_LENGTH = 200
+# Epoch milliseconds of 2100 have 13 digits: anything past these bounds is out of range whatever it says.
+MAX_EPOCH_DIGITS = 20
+MAX_EPOCH_NUMBER = 10**MAX_EPOCH_DIGITS
 
 
 @dataclass(slots=True)
@@ -57,14 +60,21 @@ class IngestLimits:
 
 
 def parse_event_time(value: Any, *, now: datetime, where: str) -> datetime:
-    """ISO 8601 text (naive means UTC) or epoch seconds/milliseconds; absent means now."""
+    """ISO 8601 text (naive means UTC) or epoch seconds/milliseconds; absent means now.
+
+    Epoch text is ASCII digits only: str.isdigit() also accepts "²" (which int() refuses) and
+    "١٢٣" (which int() reads as 123), and int() refuses more than 4,300 digits; each was an HTML 500
+    or a wrong time.
+    """
     if value is None:
         return now
     if isinstance(value, bool):
         raise InvalidInput(f"{where} must be an ISO 8601 string or epoch number, not a boolean")
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
+            if len(text) > MAX_EPOCH_DIGITS:
+                raise InvalidInput(f"{where} {value[:40]!r} is out of range")
             return parse_event_time(int(text), now=now, where=where)
         try:
             parsed = datetime.fromisoformat(text)
@@ -73,22 +83,39 @@ def parse_event_time(value: Any, *, now: datetime, where: str) -> datetime:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
     elif isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # isfinite() of a huge int overflows
             raise InvalidInput(f"{where} is not a finite number")
+        # Checked on the number itself: dividing an integer past float range raises OverflowError.
+        if not -MAX_EPOCH_NUMBER < value < MAX_EPOCH_NUMBER:
+            raise InvalidInput(f"{where} {_shown(value)} is out of range")
         seconds = value if abs(value) < EPOCH_MS_THRESHOLD else value / 1000
         try:
             parsed = datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise InvalidInput(f"{where} {value!r} is out of range") from None
+            raise InvalidInput(f"{where} {_shown(value)} is out of range") from None
     else:
         raise InvalidInput(f"{where} must be an ISO 8601 string or epoch number")
     if not MIN_TIME <= parsed < MAX_TIME:
-        raise InvalidInput(f"{where} {value!r} is outside 1970-01-01..2099-12-31")
+        raise InvalidInput(f"{where} {_shown(value)} is outside 1970-01-01..2099-12-31")
     return parsed
 
 
+def _shown(value: Any) -> str:
+    """A value for an error message, never longer than 40 characters (repr of a huge int is slow and long)."""
+    if isinstance(value, int) and not -MAX_EPOCH_NUMBER < value < MAX_EPOCH_NUMBER:
+        return "(a number too large to show)"
+    return repr(value)[:40]
+
+
 def serialize_event(event: Any, *, limits: IngestLimits, where: str) -> bytes:
-    encoded = orjson.dumps(event)
+    try:
+        encoded = orjson.dumps(event)
+    except orjson.JSONEncodeError:
+        # orjson writes at most 255 levels of nesting, and a body may hold up to 1,024 (a 600-byte
+        # body was an HTML 500; found by the property tests). Values that come from no decoder
+        # (integers past 64 bits, lone surrogates) end here too.
+        check_json_value(event, max_depth=limits.max_depth, where=where)
+        raise InvalidInput(f"{where} cannot be stored as JSON (nested too deeply, or a value out of range)") from None
     # The exact walk for NUL characters and nesting depth runs only when the serialised form
     # says it might find something: orjson writes a NUL as \u0000, and nesting cannot be
     # deeper than the number of brackets. Ordinary events skip it (it is the costliest check).

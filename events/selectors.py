@@ -1,4 +1,5 @@
-"""Reads of the events layer. Events of purged epochs are never returned from here."""
+"""Reads of the events layer. Events of purged epochs, and events past their datasource's
+retention (not yet deleted by the sweep), are never returned from here."""
 
 import json
 import time
@@ -8,7 +9,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import Error as DatabaseFailure
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import DateTimeField, F, Func, Q, QuerySet
+from django.utils import timezone
 
 from events.identities import identity_digest
 from events.models import IDENTITY_TYPES, DataSource, Event
@@ -16,9 +18,30 @@ from eventsite.lib import verified
 from eventsite.lib.dberrors import database_unavailable
 
 
+class RetentionCutoff(Func):
+    """now - <days> days, computed by the database: the cut-off of each event's datasource, so
+    building a queryset needs no query (and the export's COPY takes it along in its SQL)."""
+
+    output_field = DateTimeField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "(STATEMENT_TIMESTAMP() - make_interval(days => %(expressions)s))"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text in UTC; datetime() matches.
+        return self.as_sql(compiler, connection, template="datetime('now', '-' || %(expressions)s || ' days')", **extra)
+
+
+def _within_retention() -> Q:
+    days = "datasource__retention_days"
+    return Q(**{f"{days}__isnull": True}) | Q(timestamp__gte=RetentionCutoff(F(days)))
+
+
 def events_visible() -> QuerySet[Event]:
-    """Every event not hidden by a purge_dataset (its epoch is its datasource's current one)."""
-    return Event.objects.filter(epoch=F("datasource__epoch"))
+    """Every event not hidden by a purge_dataset (its epoch is its datasource's current one)
+    nor past its datasource's retention. Reports, the admin and the API read through here."""
+    return Event.objects.filter(_within_retention(), epoch=F("datasource__epoch"))
 
 
 def events_of_datasource(*, datasource: DataSource) -> QuerySet[Event]:
@@ -32,7 +55,13 @@ def events_filter(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[Event]:
-    events = events_of_datasource(datasource=datasource) if datasource is not None else events_visible()
+    if datasource is not None:
+        events = events_of_datasource(datasource=datasource)
+        cutoff = datasource.retention_cutoff(timezone.now())
+        if cutoff is not None:
+            events = events.filter(timestamp__gte=cutoff)
+    else:
+        events = events_visible()
     if type:
         events = events.filter(type=type)
     if since is not None:

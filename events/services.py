@@ -8,6 +8,7 @@ replaced: the older row is deleted in the same transaction as the new one is wri
 
 import io
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,8 +30,19 @@ from events.groupcommit import (
     insert_batches,
 )
 from events.identities import identity_type_check, user_id_hmac
-from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, PurgeAudit, SpooledBatch, Suppression
+from events.models import (
+    IDENTITY_TYPES,
+    DataSource,
+    EpochReclaim,
+    Event,
+    PurgeAudit,
+    RetentionRun,
+    SpooledBatch,
+    Suppression,
+)
 from events.parsing import EventRow
+from eventsite.lib import metrics
+from eventsite.lib.context import current_request_id
 from eventsite.lib.dberrors import database_unavailable, domain_error_for
 from eventsite.lib.errors import Conflict, InvalidInput, ServiceUnavailable
 
@@ -110,6 +122,7 @@ def _spool(datasource: DataSource, batch: uuid.UUID, received_at: datetime, rows
         logger.error("cannot write the spool: %s", failure)
         raise ServiceUnavailable(STORE_UNAVAILABLE) from failure
     logger.warning("database unavailable (%s): batch %s spooled", type(error).__name__, batch)
+    metrics.events_spooled(count=len(rows))
     return IngestResult(batch=batch, received_at=received_at, stored=len(rows), spooled=True)
 
 
@@ -119,6 +132,7 @@ def _ingest(datasource: DataSource, batch: uuid.UUID, received_at: datetime, row
     if datasource.has_suppressions:
         rows, dropped = _drop_suppressed(datasource, rows)
         if not rows:
+            metrics.events_ingested(stored=0, suppressed=dropped)
             return IngestResult(batch=batch, received_at=received_at, stored=0, dropped=dropped)
     one_statement = (
         connection.vendor == "postgresql"
@@ -133,6 +147,7 @@ def _ingest(datasource: DataSource, batch: uuid.UUID, received_at: datetime, row
             raise datasource_gone(pending)
     else:
         _write_replacing_event_ids(datasource, batch, received_at, rows)
+    metrics.events_ingested(stored=len(rows), suppressed=dropped)
     return IngestResult(batch=batch, received_at=received_at, stored=len(rows), dropped=dropped)
 
 
@@ -638,3 +653,70 @@ def datasource_delete(*, datasource: DataSource) -> None:
     if Event.objects.filter(datasource=datasource).exists():
         raise Conflict(f"Datasource {datasource.slug!r} still has events: purge it (purge_dataset) first")
     datasource.delete()
+
+
+# --- Retention -----------------------------------------------------------------------------
+
+
+def events_apply_retention(*, datasource: DataSource, dry_run: bool = False, trigger: str = "scheduler",
+                           now: datetime | None = None) -> RetentionRun | None:
+    """Delete the datasource's events whose event time is past its retention_days.
+
+    Rows go in chunks of RETENTION_CHUNK, each its own short transaction found through the
+    (datasource, epoch, timestamp) index, so no lock is held for long and ingest goes on
+    beside it. Readers already hide these events (events.selectors). Safe to run twice or
+    concurrently. Each run is recorded as a RetentionRun; None when the datasource keeps
+    its events forever. Call it outside a transaction.
+    """
+    datasource.refresh_from_db(fields=["retention_days", "epoch"])
+    started = timezone.now()
+    cutoff = datasource.retention_cutoff(now or started)
+    if cutoff is None:
+        return None
+    run = RetentionRun.objects.create(
+        started_at=started, datasource=datasource, datasource_slug=datasource.slug,
+        retention_days=datasource.retention_days, cutoff=cutoff, dry_run=dry_run, trigger=trigger,
+        request_id=current_request_id(),
+    )
+    expired = Event.objects.filter(datasource=datasource, epoch=datasource.epoch, timestamp__lt=cutoff)
+    if dry_run:
+        RetentionRun.objects.filter(pk=run.pk).update(
+            events_deleted=expired.count(), outcome="dry_run", finished_at=timezone.now())
+        run.refresh_from_db()
+        return run
+    table = Event._meta.db_table
+    chunk, pause = settings.RETENTION_CHUNK, settings.RETENTION_PAUSE_SECONDS
+    deleted = chunks = 0
+    outcome = "failed"
+    try:
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE datasource_id = %s "
+                    f"AND epoch = %s AND timestamp < %s LIMIT %s)",
+                    [datasource.pk, datasource.epoch, cutoff, chunk],
+                )
+                count = cursor.rowcount
+            deleted += count
+            chunks += 1
+            if count < chunk:
+                break
+            if pause:
+                time.sleep(pause)
+        outcome = "complete"
+    finally:
+        RetentionRun.objects.filter(pk=run.pk).update(
+            events_deleted=deleted, chunks=chunks, outcome=outcome, finished_at=timezone.now())
+        metrics.retention_applied(deleted=deleted, outcome=outcome)
+    run.refresh_from_db()
+    return run
+
+
+def events_apply_retention_all(*, dry_run: bool = False, trigger: str = "scheduler") -> list[RetentionRun]:
+    """The sweep: every datasource that has a retention, one after the other."""
+    runs = []
+    for datasource in DataSource.objects.filter(retention_days__isnull=False).order_by("pk"):
+        run = events_apply_retention(datasource=datasource, dry_run=dry_run, trigger=trigger)
+        if run is not None:
+            runs.append(run)
+    return runs

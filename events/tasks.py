@@ -10,3 +10,11 @@ def drain_spool() -> int:
     from events.services import events_spool_drain
 
     return events_spool_drain().batches
+
+
+@shared_task(acks_late=True, time_limit=6 * 3600)
+def apply_retention() -> int:
+    """Periodic: delete events past their datasource's retention, in bounded chunks."""
+    from events.services import events_apply_retention_all
+
+    return sum(run.events_deleted for run in events_apply_retention_all(trigger="scheduler"))

@@ -6,13 +6,17 @@ DATABASE_URL, REDIS_URL and the S3_* variables switch to PostgreSQL, Redis and S
 A malformed value stops start-up with a one-line message naming the variable.
 """
 
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
 from eventsite.lib.env import ConfigurationError, env_bool, env_choice, env_int, env_list, env_str
+from eventsite.lib.files import DIR_MODE, FILE_MODE, private_dir, private_file, secret_key_from
+from eventsite.ops import multiproc
+
+# Metrics of all processes add up through files (when METRICS_TOKEN is set); before any metric exists.
+multiproc.configure()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("EVENTSITE_VAR_DIR", str(BASE_DIR / "var")))
@@ -29,12 +33,7 @@ if not SECRET_KEY:
     if not EMBEDDED and not TESTING:
         raise ConfigurationError("SECRET_KEY must be set when DATABASE_URL is set (production)")
     # Embedded mode keeps a generated key on disk so sessions survive restarts.
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+    SECRET_KEY = secret_key_from(private_dir(VAR_DIR) / "secret_key")
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS",
@@ -57,10 +56,10 @@ if DATABASE_URL:
     _db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3, minimum=1))
     _db["OPTIONS"].setdefault("application_name", "eventsite")
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(VAR_DIR / "eventsite.sqlite3"),
+        # Sessions and password hashes: 0600 in a 0700 var/ (SQLite would create it 0644).
+        "NAME": str(private_file(private_dir(VAR_DIR) / "eventsite.sqlite3")),
         # WAL + IMMEDIATE transactions let the web and worker processes share the file
         # without "database is locked" errors under ordinary load.
         "OPTIONS": {
@@ -161,12 +160,26 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
 AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
+# How many proxies in front of eventsite append to AUTH_CLIENT_IP_HEADER (see eventsite/http/ratelimit.py).
+AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 1, minimum=1)
 ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 
 SECURE_COOKIES = env_bool("SECURE_COOKIES", True)
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 
 SERVICE_ENVIRONMENT = env_str("SERVICE_ENVIRONMENT", "embedded" if EMBEDDED else "production")
+
+# Operations (eventsite/ops): /metrics is off (404) while METRICS_TOKEN is unset.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ConfigurationError("METRICS_TOKEN must be at least 16 characters")
+READYZ_TIMEOUT_SECONDS = env_int("READYZ_TIMEOUT_MS", 1500, minimum=100) / 1000
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+# Retention sweeps delete this many events per transaction (each its own short transaction),
+# optionally pausing between chunks so ingest keeps the disk (RETENTION_PAUSE_MS).
+RETENTION_CHUNK = env_int("RETENTION_CHUNK", 5000, minimum=1)
+RETENTION_PAUSE_SECONDS = env_int("RETENTION_PAUSE_MS", 0, minimum=0) / 1000
+RETENTION_SWEEP_SECONDS = env_int("RETENTION_SWEEP_SECONDS", 3600, minimum=60)
 
 INSTALLED_APPS = [
     # django.contrib.admin with the console's site (overview as the index, health panel, lockouts).
@@ -186,9 +199,13 @@ INSTALLED_APPS = [
     "reports",
     # After the apps: extends their admin with the pages that span them (purges).
     "eventsite.console",
+    "eventsite.ops",
 ]
 
 MIDDLEWARE = [
+    # First: request ids, and /healthz, /readyz, /metrics answered before ALLOWED_HOSTS and the
+    # HTTPS redirect (load balancers and Prometheus call by IP over plain http).
+    "eventsite.ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Ingest requests stop here: the middleware below serves browsers (sessions, CSRF, logins).
@@ -214,7 +231,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # API clients (Basic auth) get a JSON 429 in their family's format; the admin keeps axes' page.
 AXES_LOCKOUT_CALLABLE = "eventsite.http.handlers.lockout_response"
-AXES_IPWARE_META_PRECEDENCE_ORDER = [AUTH_CLIENT_IP_HEADER or "REMOTE_ADDR"]
+# The limiter's client address (ipware would take X-Forwarded-For's first entry, which the client writes).
+AXES_CLIENT_IP_CALLABLE = "eventsite.http.ratelimit.client_ip_for_axes"
 
 # The cache holds rate-limit counters only. Redis in production, shared by every process.
 RATELIMIT_NAMESPACE = "authfail"
@@ -287,7 +305,8 @@ if S3_BUCKET:
 else:
     _exports_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "exports")},
+        "OPTIONS": {"location": str(VAR_DIR / "exports"), "file_permissions_mode": FILE_MODE,
+                    "directory_permissions_mode": DIR_MODE},
     }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -306,8 +325,8 @@ if REDIS_URL:
 else:
     _queue_dir = VAR_DIR / "celery" / "queue"
     _processed_dir = VAR_DIR / "celery" / "processed"
-    for _d in (_queue_dir, _processed_dir):
-        _d.mkdir(parents=True, exist_ok=True)
+    for _d in (VAR_DIR, _queue_dir.parent, _queue_dir, _processed_dir):
+        private_dir(_d)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
@@ -330,9 +349,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},
     # The console's event counts (eventsite/console/rollup.py); also the workers' heartbeat.
     "console-rollup-events": {"task": "eventsite.console.tasks.rollup_events", "schedule": 30.0},
+    "apply-retention": {"task": "events.tasks.apply_retention", "schedule": float(RETENTION_SWEEP_SECONDS)},
     # The spool on the worker's host; web hosts drain their own spool in each web process.
     "drain-spool": {"task": "events.tasks.drain_spool", "schedule": 60.0, "options": {"expires": 55}},
 }
+# Task log lines go through LOGGING (request ids, JSON format, token scrubbing), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 # Exports (up to REPORT_TIME_LIMIT_SECONDS each) have their own queue and workers (Procfile
 # `exports`), so purge reclaims, file deletions and sweeps on the default queue never wait behind them.
@@ -390,10 +412,18 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "eventsite.lib.logscrub.TokenSafeExceptionRe
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub_tokens": {"()": "eventsite.lib.logscrub.ScrubTokens"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "scrub_tokens": {"()": "eventsite.lib.logscrub.ScrubTokens"},
+        "request_context": {"()": "eventsite.ops.logformat.RequestContext"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "eventsite.ops.logformat.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_tokens"]},
+        "console": {
+            "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context", "scrub_tokens"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

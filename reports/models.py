@@ -63,6 +63,8 @@ class ReportJob(models.Model):
     # output.raw: keep values as they arrived; by default cells a spreadsheet would run as a
     # formula are neutralised (OWASP CSV injection).
     raw_values = models.BooleanField(default=False)
+    # The X-Request-ID of the request that started the job, for log search.
+    request_id = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -16,6 +16,8 @@ from events.identities import identity_digest, identity_type_check, user_id_hmac
 from events.models import DataSource, EpochReclaim, PurgeAudit
 from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
+from eventsite.lib import metrics
+from eventsite.lib.context import current_request_id
 from eventsite.lib.dberrors import database_errors
 from eventsite.lib.errors import InvalidInput
 from eventsite.lib.replica import replica_fence_bump
@@ -49,6 +51,7 @@ def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
         "actor": actor.label,
         "actor_token_id": actor.token_id,
         "actor_user": actor.user,
+        "request_id": current_request_id(),
     }
 
 
@@ -83,6 +86,7 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
         # Last in the transaction (it locks the fence row until the commit): replica reads
         # started after this commit wait for the replica to replay it.
         replica_fence_bump()
+    metrics.purged(kind=PurgeAudit.Kind.USER, events=deleted)
     # After the commit, and outside any transaction (object storage): exports that may hold
     # the user's events rerun (if running) or lose their file (if complete).
     removed = report_files_purge_events(events=purged_events)
@@ -137,6 +141,7 @@ def purge_dataset_reclaim(*, reclaim_id: int) -> int:
     pairs = events_customer_product_pairs(datasource=reclaim.datasource, epoch=reclaim.epoch)
     removed = report_files_purge_epoch(datasource_id=reclaim.datasource_id, epoch=reclaim.epoch, pairs=pairs)
     deleted = events_reclaim_epoch(reclaim=reclaim)
+    metrics.purged(kind=PurgeAudit.Kind.DATASET, events=deleted)
     if reclaim.audit_id is not None:
         PurgeAudit.objects.filter(pk=reclaim.audit_id).update(
             events_deleted=F("events_deleted") + deleted, files_removed=F("files_removed") + removed,

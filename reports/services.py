@@ -25,6 +25,8 @@ from events.models import Event
 from events.parsing import malformed_field
 from events.selectors import events_visible
 from events.services import PurgedEvent, timestamp_ms
+from eventsite.lib import metrics
+from eventsite.lib.context import current_request_id
 from eventsite.lib.errors import InvalidInput, ServiceUnavailable, TooManyRequests
 from eventsite.lib.replica import run_on_replica
 from reports import storage
@@ -132,7 +134,7 @@ def report_job_create(*, principal: ReportPrincipal, request: ReportRequest) -> 
         job = ReportJob.objects.create(
             requested_by=principal.user, customer=request.customer,
             product=request.product, types=request.types, start_ms=request.start_ms, end_ms=request.end_ms,
-            delimiter=request.delimiter, raw_values=request.raw,
+            delimiter=request.delimiter, raw_values=request.raw, request_id=current_request_id(),
         )
     try:
         export_report.apply_async((str(job.id),), retry=False)
@@ -149,7 +151,13 @@ def _finish(job: ReportJob, status: str, reason: str = "", **fields) -> bool:
     jobs = ReportJob.objects.filter(pk=job.pk, status=ReportJob.Status.RUNNING)
     if status == ReportJob.Status.COMPLETE:
         jobs = jobs.filter(rerun_required=False)
-    updated = jobs.update(status=status, status_reason=reason, finished_at=timezone.now(), **fields)
+    finished_at = timezone.now()
+    updated = jobs.update(status=status, status_reason=reason, finished_at=finished_at, **fields)
+    if updated:
+        # One line per job outcome; it carries the request id of the request that started the job.
+        logger.info("report job %s ended %s%s", job.pk, status, f" ({fields['rows']} rows)" if "rows" in fields else "")
+        metrics.report_job_finished(status=status, seconds=(finished_at - job.created_at).total_seconds(),
+                                    rows=fields.get("rows") if status == ReportJob.Status.COMPLETE else None)
     return bool(updated)
 
 
@@ -468,6 +476,8 @@ def report_jobs_sweep() -> dict[str, int]:
     stuck = ReportJob.objects.filter(status=ReportJob.Status.RUNNING, created_at__lt=stuck_before).update(
         status=ReportJob.Status.FAILED, status_reason="No worker finished it within the time limit",
         finished_at=now)
+    for _ in range(stuck):
+        metrics.report_job_finished(status=ReportJob.Status.FAILED, seconds=None, rows=None)
     retention_before = now - timedelta(days=settings.REPORT_RETENTION_DAYS)
     expired = list(ReportJob.objects.filter(file_delete_requested_at=None, file_deleted_at=None,
                                             finished_at__lt=retention_before).exclude(file_key=""))

@@ -5,6 +5,7 @@ boto3 or OS error. Never call these inside a database transaction.
 """
 
 import logging
+import os
 from pathlib import Path
 
 from botocore.config import Config as BotoConfig
@@ -85,3 +86,18 @@ def presigned_url(*, key: str) -> str:
 
 def local_path(*, key: str) -> Path:
     return Path(_storage().path(key))
+
+
+def check() -> None:
+    """A cheap call for the readiness probe: the bucket answers (S3), the folder exists (local)."""
+    storage = _storage()
+    try:
+        if is_local():
+            location = Path(storage.location)
+            location.mkdir(parents=True, exist_ok=True)  # created by the first export otherwise
+            if not os.access(location, os.W_OK):
+                raise OSError("the exports folder is not writable")
+        else:
+            storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
+    except Exception as exc:  # noqa: BLE001
+        raise StorageUnavailable("Object storage is unavailable") from exc

@@ -63,7 +63,8 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
         if token.expires_at is not None and token.expires_at <= now:
             raise AuthenticationFailed("The token has expired")
         if token.scope != scope:
-            raise PermissionDenied(f"This token has the {token.scope!r} scope; this call needs {scope!r}")
+            # str(): callers pass Scope members, whose repr is the enum's name ("Scope.PURGE").
+            raise PermissionDenied(f"This token has the {str(token.scope)!r} scope; this call needs {str(scope)!r}")
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             token.last_used_at = now
             try:
@@ -72,8 +73,3 @@ def token_authenticate(*, raw: str | None, scope: str) -> Token:
                 if not database_unavailable(error):  # bookkeeping only: an outage must not refuse the request
                     raise
     return token
-
-
-def token_recently_verified(*, raw: str) -> bool:
-    """True if this process verified raw moments ago (it sits in the token cache)."""
-    return len(raw) <= MAX_TOKEN_LENGTH and token_cache.get(token_hash(raw)) is not None

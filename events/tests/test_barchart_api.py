@@ -62,6 +62,16 @@ def assert_failure(response, status, *fields):
     return children
 
 
+def test_nesting_past_what_the_json_writer_takes_is_a_400_failure(client, ingest_token):
+    client.raise_request_exception = False  # was an HTML 500 (orjson writes 255 levels); found by the property tests
+    body = json.dumps({"events": [event(extra="HOLE")]}).replace('"HOLE"', "[" * 300 + "]" * 300)
+    response = post(client, None, token=ingest_token.raw, raw=body)
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert response.json()[0]["value"]["code"] == "REQUEST_INPUT_MALFORMED"
+    assert "nested deeper" in response.json()[0]["value"]["message"]
+    assert Event.objects.count() == 0
+
+
 def test_it_stores_events_and_answers_event_full_in_order(client, ingest_token):
     events = [event(), event(type="WATCHLIST-SYMBOL-ADDED", context=["u-2", str(uuid.UUID(int=2)), "MSFT"])]
     response = post(client, events, token=ingest_token.raw)

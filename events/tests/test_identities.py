@@ -43,3 +43,9 @@ def test_an_absent_identity_has_no_digest(value):
 def test_it_rejects_malformed_identities(kind, value):
     with pytest.raises(InvalidInput):
         identity_digest(kind, value)
+
+
+def test_a_lone_surrogate_is_a_domain_error_not_a_unicode_error():
+    # found by the property tests: hashing encoded the text and raised UnicodeEncodeError
+    with pytest.raises(InvalidInput, match="not valid Unicode"):
+        identity_digest("email", "a\ud800@example.com")

@@ -57,6 +57,26 @@ def test_bad_events_are_400_and_store_nothing(client, ingest_token, body):
     assert Event.objects.count() == 0
 
 
+@pytest.mark.parametrize("path", ["/api/v1/event", "/api/v1/s2s/event"])
+@pytest.mark.parametrize("value", ["²", "1" * 5000, "١٢٣"], ids=["superscript-two", "5000-digits", "arabic-indic"])
+def test_times_of_non_ascii_or_thousands_of_digits_are_400_json(client, ingest_token, path, value):
+    client.raise_request_exception = False  # an HTML 500 before the fix: see what the browser SDK gets
+    response = post(client, path, jitsu_event(utc_time=value), ingest_token.raw)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["status"] == "error" and "event[0].utc_time" in response.json()["message"]
+    assert Event.objects.count() == 0
+
+
+def test_nesting_past_what_the_json_writer_takes_is_400_json(client, ingest_token):
+    client.raise_request_exception = False  # was an HTML 500 (orjson writes 255 levels); found by the property tests
+    body = '{"event_type": "pv", "extra": ' + "{\"k\": " * 300 + "1" + "}" * 300 + "}"
+    response = client.post(f"/api/v1/event?token={ingest_token.raw}", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"status": "error", "message": "event[0] is nested deeper than 32 levels"}
+    assert Event.objects.count() == 0
+
+
 def test_a_wrong_token_is_401(client, datasource):
     assert post(client, "/api/v1/event", jitsu_event(), "evs_wrong").status_code == 401
     assert Event.objects.count() == 0

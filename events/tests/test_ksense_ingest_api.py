@@ -172,6 +172,23 @@ def test_it_rejects_nesting_deeper_than_the_limit(client, ingest_token, settings
     assert Event.objects.count() == 0
 
 
+def test_it_refuses_nesting_past_what_the_json_writer_takes_with_400_json(client, ingest_token):
+    # 300 levels: the decoder takes 1,024, orjson writes 255 (was an HTML 500; found by the property tests).
+    client.raise_request_exception = False
+    body = '{"type": "pv", "event_data": ' + "[" * 300 + "]" * 300 + "}"
+    assert_ksense_error(post(client, body, token=ingest_token.raw, raw=True), 400, "event[0]", "nested deeper")
+    assert Event.objects.count() == 0
+
+
+def test_it_refuses_a_thousand_levels_with_a_long_number_with_400_json(client, ingest_token):
+    # The decoder's exact check of long integers recursed once per level (RecursionError, an HTML 500;
+    # found by the property tests).
+    client.raise_request_exception = False
+    body = '{"type": "pv", "event_data": ' + "[" * 1000 + "1234567890123456789" + "]" * 1000 + "}"
+    assert_ksense_error(post(client, body, token=ingest_token.raw, raw=True), 400, "event[0]", "nested deeper")
+    assert Event.objects.count() == 0
+
+
 def test_it_stores_nesting_at_the_limit(client, ingest_token, settings):
     event = {"type": "pv"}
     node = event
@@ -209,6 +226,22 @@ def test_it_reads_iso_8601_and_epoch_times(client, ingest_token, value, expected
 @pytest.mark.parametrize("value", ["1900-01-01T00:00:00Z", "2200-01-01T00:00:00Z", -5, 99999999999999999, True, {}])
 def test_it_rejects_nonsense_times(client, ingest_token, value):
     assert_ksense_error(post(client, {"type": "pv", "time_utc": value}, token=ingest_token.raw), 400, "time_utc")
+    assert Event.objects.count() == 0
+
+
+# Each was an HTML 500 (str.isdigit() accepts them, int() then raises) or, for "١٢٣", epoch second 123.
+NON_ASCII_OR_HUGE_DIGITS = [
+    "²", "¹⁷⁹⁵⁵⁰³⁶⁰⁰", "1" * 5000, " " + "9" * 4301, "١٢٣", "١٧٩٥٥٠٣٦٠٠", "１７９５５０３６００",
+]
+
+
+@pytest.mark.parametrize("value", NON_ASCII_OR_HUGE_DIGITS, ids=[
+    "superscript-two", "superscript-epoch", "5000-digits", "4301-digits", "arabic-indic-123", "arabic-indic-epoch",
+    "fullwidth-epoch"])
+def test_it_refuses_times_of_non_ascii_or_thousands_of_digits_with_400_json(client, ingest_token, value):
+    client.raise_request_exception = False  # see the answer a real client gets, not the exception
+    response = post(client, {"type": "pv", "time_utc": value}, token=ingest_token.raw)
+    assert_ksense_error(response, 400, "event[0].time_utc")
     assert Event.objects.count() == 0
 
 

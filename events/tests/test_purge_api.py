@@ -111,6 +111,8 @@ def test_an_ingest_token_may_not_purge(client, ingest_token):
     response = client.get(PURGE_USER, {"ds": "web", "user_id": "bob@example.com", "user_id_type": "email",
                                        "token": ingest_token.raw})
     assert response.status_code == 403
+    # The scope by its value, not the enum's name (it said "Scope.PURGE").
+    assert response.json()["message"] == "This token has the 'ingest' scope; this call needs 'purge'"
     response = client.get(PURGE_DATASET, {"ds": "web", "token": ingest_token.raw})
     assert response.status_code == 403
     assert Event.objects.count() == 6

@@ -26,6 +26,24 @@ def test_it_rejects_integers_beyond_64_bits(number):
         parse_json(b'{"n": ' + number + b"}")
 
 
+@pytest.mark.parametrize("number", [b"1234567890123456789", b"-9223372036854775808"])
+def test_a_long_integer_nested_a_thousand_deep_is_read_without_recursion(number):
+    # The exact check of long integers was a second parse with Python's json, which raised RecursionError
+    # here (an HTML 500; found by the property tests).
+    assert parse_json(b"[" * 1020 + number + b"]" * 1020) is not None
+    with pytest.raises(InvalidInput, match="64-bit"):
+        parse_json(b"[" * 1020 + number + b"0" + b"]" * 1020)
+
+
+@pytest.mark.parametrize("body", [
+    b"[1.12345678901234567890123]", b"[1e-12345678901234567890]", b"[12345678901234567890.5]",
+    b'{"12345678901234567890123": "-12345678901234567890123"}',
+    rb'["\\", "12345678901234567890123", "\"1234567890123456789012"]',
+])
+def test_long_digit_runs_that_are_no_integer_literal_are_accepted(body):
+    assert parse_json(body) is not None
+
+
 def test_decode_body_inflates_gzip_and_deflate_within_the_limit():
     assert decode_body(gzip.compress(b"{}"), content_type="application/json", content_encoding="gzip",
                        max_bytes=10) == b"{}"

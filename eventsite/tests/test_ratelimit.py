@@ -37,8 +37,21 @@ def test_it_answers_429_after_too_many_bad_tokens(client, ingest_token, settings
     assert limited.status_code == 429
     assert 1 <= int(limited["Retry-After"]) <= 60
     assert limited.json()["status"] == "ERROR"
-    # A guess that happens to be right is refused too while the address is limited.
-    assert post(client, ingest_token.raw).status_code == 429
+    # A token that verifies is never refused, even from a limited address (it was 429).
+    assert post(client, ingest_token.raw).status_code == 200
+    assert Event.objects.count() == 1
+
+
+def test_a_valid_uncached_purge_token_answers_200_after_45_bad_tokens_from_its_address(client, ingest_token,
+                                                                                      purge_token):
+    # The limit was checked before the credential: the right token answered 429 (issue 11, defect 2).
+    client.post(URL, [{"type": "pv", "user_id": {"email": "a@example.com"}}], content_type="application/json",
+                headers={"X-KSense-Tok": ingest_token.raw})
+    assert [post(client, f"evs_wrong{i}").status_code for i in range(45)][-1] == 429
+    query = {"ds": "web", "user_id": "a@example.com", "user_id_type": "email"}
+    response = client.get("/api/v2/insights/purge_user", query, headers={"X-KSense-Tok": purge_token.raw},
+                          REMOTE_ADDR="10.9.8.7")
+    assert response.status_code == 200, response.content
     assert Event.objects.count() == 0
 
 
@@ -99,3 +112,60 @@ def test_admin_login_locks_out_after_repeated_failures(client, settings):
     locked = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "correct-horse-9"})
     assert locked.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("header, count, expected", [
+    ("203.0.113.9", 1, "203.0.113.9"),                       # X-Real-IP written by the proxy
+    ("6.6.6.6, 203.0.113.9", 1, "203.0.113.9"),              # the client wrote the first entry
+    ("6.6.6.6, 203.0.113.9, 10.0.0.5", 2, "203.0.113.9"),    # a CDN, then a load balancer
+    ("203.0.113.9", 2, "10.1.1.1"),                          # fewer entries than proxies: REMOTE_ADDR
+])
+def test_the_client_address_is_the_right_most_one_added_by_the_trusted_proxies(rf, settings, header, count,
+                                                                               expected):
+    from eventsite.http.ratelimit import client_address
+
+    settings.AUTH_CLIENT_IP_HEADER, settings.AUTH_TRUSTED_PROXY_COUNT = "HTTP_X_FORWARDED_FOR", count
+    assert client_address(rf.get("/", HTTP_X_FORWARDED_FOR=header, REMOTE_ADDR="10.1.1.1")) == expected
+
+
+def test_rotating_made_up_forwarded_addresses_does_not_escape_the_limit(client, datasource, settings):
+    # X-Forwarded-For's first entry was trusted: each made-up one was a fresh address (issue 11, defect 2).
+    settings.AUTH_CLIENT_IP_HEADER, settings.AUTH_FAILURE_LIMIT = "HTTP_X_FORWARDED_FOR", 3
+    statuses = [client.post(URL, {"type": "pv"}, content_type="application/json",
+                            headers={"X-KSense-Tok": "evs_wrong", "X-Forwarded-For": f"6.6.6.{i}, 203.0.113.9"})
+                .status_code for i in range(5)]
+    assert all(status in (401, 403) for status in statuses[:3]) and statuses[3:] == [429, 429]
+    assert Event.objects.count() == 0
+
+
+def basic(username: str, password: str, address: str) -> dict:
+    import base64
+
+    encoded = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"headers": {"Authorization": f"Basic {encoded}"}, "REMOTE_ADDR": address}
+
+
+def test_management_basic_auth_is_limited_per_address_before_any_password_check(client, settings):
+    # Each attempt ran PBKDF2, unlimited: unknown-username floods filled both cores (issue 11, defect 3).
+    from axes.models import AccessAttempt
+
+    settings.AUTH_FAILURE_LIMIT = 3
+    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    statuses = [client.get("/api/manage/datasources/", **basic(f"nobody{i}", "x", "10.7.7.7")).status_code
+                for i in range(5)]
+    assert all(status in (401, 403) for status in statuses[:3]) and statuses[3:] == [429, 429]
+    limited = client.get("/api/manage/datasources/", **basic("nobody9", "x", "10.7.7.7"))
+    assert limited.json()["code"] == "TOO_MANY_REQUESTS" and int(limited["Retry-After"]) >= 1
+    # Only the three checked attempts reached the password check (django-axes logs each failure).
+    assert sorted(AccessAttempt.objects.values_list("username", flat=True)) == ["nobody0", "nobody1", "nobody2"]
+    assert client.get("/api/manage/datasources/", **basic("ops", "long-enough-pass-1", "10.7.7.8")).status_code == 200
+
+
+def test_basic_auth_failures_are_also_limited_per_username_across_addresses(client, settings):
+    # Beside the per-address limit: rotating addresses still gets AUTH_FAILURE_LIMIT guesses a minute at a user.
+    settings.AUTH_FAILURE_LIMIT = 3
+    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    statuses = [client.get("/api/manage/datasources/", **basic("ops", "wrong", f"10.6.0.{i}")).status_code
+                for i in range(4)]
+    assert all(status in (401, 403) for status in statuses[:3]) and statuses[3] == 429
+    assert client.get("/api/manage/datasources/", **basic("someone", "wrong", "10.6.1.1")).status_code in (401, 403)

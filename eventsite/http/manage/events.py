@@ -13,7 +13,7 @@ from eventsite.lib.replica import replica_reads
 class DataSourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = DataSource
-        fields = ["id", "slug", "name", "created_at"]
+        fields = ["id", "slug", "name", "created_at", "retention_days"]
         read_only_fields = ["id", "created_at"]
 
 
