@@ -47,7 +47,7 @@ SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eventsite_soak
 soak: install-dev
 	$(BIN)/python -m bench.soak --database-url $(SOAK_DATABASE_URL) $(SOAK_ARGS)
 
-## make bench: ingest, export, purge and retention benchmarks on PostgreSQL (scratch database BENCH_DATABASE_URL,
+## make bench: ingest, export, purge, retention and console-page benchmarks on PostgreSQL (scratch database BENCH_DATABASE_URL,
 ## recreated; needs wrk: apt-get install wrk). make bench BENCH_ROWS=10000000 for the 10-million figures.
 BENCH_ROWS ?= 1000000
 bench: install-dev
@@ -55,6 +55,7 @@ bench: install-dev
 	$(BIN)/python -m bench.export --rows $(BENCH_ROWS)
 	$(BIN)/python -m bench.purge --rows $(BENCH_ROWS)
 	$(BIN)/python -m bench.retention --rows $(BENCH_ROWS)
+	$(BIN)/python -m bench.console --rows $(BENCH_ROWS)
 
 ## make fuzz: the schema fuzz test (tests/test_fuzz_api.py) with FUZZ_EXAMPLES (500) examples per operation,
 ## against a live gunicorn on PostgreSQL (pytest-django creates test_<name of FUZZ_DATABASE_URL> and drops it)

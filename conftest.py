@@ -60,6 +60,13 @@ def _fresh_rate_limits(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_console_flusher_thread(settings):
+    # Rejected-request counts are flushed by a background thread in servers; in-process tests
+    # flush explicitly (a thread writing to the test database at random moments would race them).
+    settings.CONSOLE_FLUSH_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _private_spool(settings, tmp_path_factory):
     # Each test gets its own spool directory: nothing spooled by one test drains into another.
     spool_seal()  # a segment this process left open belongs to the previous test's directory

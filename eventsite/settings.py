@@ -108,6 +108,8 @@ INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 1000, minimum=1)
 INGEST_MAX_DEPTH = env_int("INGEST_MAX_DEPTH", 32, minimum=2)
 # How long a web process may reuse a token lookup (revocation elsewhere takes this long).
 TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
+# How often a web process writes its rejected-request counts for the console (0: never by itself).
+CONSOLE_FLUSH_SECONDS = env_int("CONSOLE_FLUSH_SECONDS", 10, minimum=0)
 # During a database outage a token (or the open Barchart datasource) is accepted only if this
 # process verified it active within this many seconds (README: Reliability).
 TOKEN_OUTAGE_TRUST_SECONDS = env_int("TOKEN_OUTAGE_TRUST_SECONDS", 3600, minimum=0)
@@ -180,7 +182,8 @@ RETENTION_PAUSE_SECONDS = env_int("RETENTION_PAUSE_MS", 0, minimum=0) / 1000
 RETENTION_SWEEP_SECONDS = env_int("RETENTION_SWEEP_SECONDS", 3600, minimum=60)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the console's site (overview as the index, health panel, lockouts).
+    "eventsite.console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -344,6 +347,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE: dict = {
     "reclaim-pending-epochs": {"task": "reports.tasks.reclaim_pending_epochs", "schedule": 300.0},
     "sweep-report-jobs": {"task": "reports.tasks.sweep_report_jobs", "schedule": 300.0},
+    # The console's event counts (eventsite/console/rollup.py); also the workers' heartbeat.
+    "console-rollup-events": {"task": "eventsite.console.tasks.rollup_events", "schedule": 30.0},
     "apply-retention": {"task": "events.tasks.apply_retention", "schedule": float(RETENTION_SWEEP_SECONDS)},
     # The spool on the worker's host; web hosts drain their own spool in each web process.
     "drain-spool": {"task": "events.tasks.drain_spool", "schedule": 60.0, "options": {"expires": 55}},

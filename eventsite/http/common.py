@@ -17,6 +17,7 @@ from django.db import DatabaseError, InterfaceError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from eventsite.http.rejections import count_rejections
 from eventsite.lib.dberrors import domain_error_for
 from eventsite.lib.errors import (
     DomainError,
@@ -133,7 +134,7 @@ def api_view(*, methods: tuple[str, ...], render_error: ErrorRenderer,
 
         wrapper.operations = {method: operations[method] for method in methods}
         wrapper.render_error = render_error
-        return wrapper
+        return count_rejections(wrapper)  # refused requests counted for the console's overview, in memory
 
     return decorator
 

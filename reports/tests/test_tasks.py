@@ -11,7 +11,8 @@ def test_the_task_names_are_stable():
     names = {name for name in app.tasks if not name.startswith("celery.")}
     assert names == {"reports.tasks.export_report", "reports.tasks.sweep_report_jobs",
                      "reports.tasks.reclaim_purged_epoch", "reports.tasks.reclaim_pending_epochs",
-                     "events.tasks.drain_spool", "events.tasks.apply_retention"}
+                     "eventsite.console.tasks.rollup_events", "events.tasks.drain_spool",
+                     "events.tasks.apply_retention"}
 
 
 def test_the_beat_schedule_names_registered_tasks():
