@@ -445,6 +445,10 @@ def live_gunicorn(*, database_url: str | None, log_dir: Path, **extra_env: str):
         LOG_LEVEL="WARNING",
         EVENTSITE_VAR_DIR=str(log_dir / "var"),
         PYTHONPATH=str(ROOT),
+        # Its own failed-auth counters in a shared Redis: one test's bad credentials (the fuzz
+        # test sends hundreds) must not rate-limit the next server started in the same minute.
+        # Servers that must share them (tests/test_instances.py) pass one prefix.
+        CACHE_KEY_PREFIX=f"live-{secrets.token_hex(8)}",
     )
     env.update(extra_env)
     error_log = open(log_dir / "error.log", "ab")  # noqa: SIM115 - closed in finally
