@@ -234,7 +234,9 @@ AXES_LOCKOUT_CALLABLE = "eventsite.http.handlers.lockout_response"
 # The limiter's client address (ipware would take X-Forwarded-For's first entry, which the client writes).
 AXES_CLIENT_IP_CALLABLE = "eventsite.http.ratelimit.client_ip_for_axes"
 
-# The cache holds rate-limit counters only. Redis in production, shared by every process.
+# The cache holds rate-limit counters only, shared by every process: Redis in production, files
+# under var/ in embedded mode (gunicorn's workers are processes: a per-process cache let each
+# worker count on its own). File counters can undercount failures that land at the same instant.
 RATELIMIT_NAMESPACE = "authfail"
 if REDIS_URL:
     _ratelimit_cache = {
@@ -245,7 +247,11 @@ if REDIS_URL:
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 else:
-    _ratelimit_cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"}
+    _ratelimit_cache = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "ratelimit"),
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    }
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "ratelimit": _ratelimit_cache,

@@ -1,10 +1,17 @@
 """Failed authentication is rate-limited per address; the limiter fails open."""
 
+import os
 import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 
+import orjson
 import pytest
 from django.contrib.auth.models import User
 
+from bench.soak import ROOT, live_gunicorn
 from events.models import Event
 from eventsite.http.auth import report_user_authenticate
 
@@ -169,3 +176,38 @@ def test_basic_auth_failures_are_also_limited_per_username_across_addresses(clie
                 for i in range(4)]
     assert all(status in (401, 403) for status in statuses[:3]) and statuses[3] == 429
     assert client.get("/api/manage/datasources/", **basic("someone", "wrong", "10.6.1.1")).status_code in (401, 403)
+
+
+@pytest.mark.slow
+def test_it_shares_failed_auth_counts_between_processes_in_embedded_mode(tmp_path):
+    # Embedded mode has no Redis: the counters live in files under var/, which every process
+    # (each gunicorn worker is one) reads and writes. A per-process cache let each worker count
+    # on its own, so an address had AUTH_FAILURE_LIMIT attempts per worker (issue 11).
+    var = tmp_path / "var"
+    embedded = {"EVENTSITE_VAR_DIR": str(var), "DATABASE_URL": "", "REDIS_URL": "", "AUTH_FAILURE_LIMIT": "6"}
+    environment = {k: v for k, v in os.environ.items() if k not in ("EVENTSITE_TESTING", "DJANGO_SETTINGS_MODULE")}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True,
+                   env={**environment, **embedded}, timeout=300)
+    # Two servers on one var/ (processes as gunicorn's workers are, but which one serves a request
+    # is certain): the failures counted by the first must refuse the attempts at the second.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (live_gunicorn(database_url=None, log_dir=tmp_path / "a", **embedded) as (first, _a),
+          live_gunicorn(database_url=None, log_dir=tmp_path / "b", **embedded) as (second, _b)):
+        failures = [post_event(first, f"wrong-{i}", [{"type": "pv"}]) for i in range(6)]
+        refused = [post_event(second, f"wrong-{i}", [{"type": "pv"}]) for i in range(6, 9)]
+    assert failures == [401] * 6
+    assert refused == [429] * 3
+    assert any((var / "ratelimit").iterdir())  # the shared counters
+
+
+def post_event(port: int, token: str, body: list[dict]) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v2/events/post_event", data=orjson.dumps(body),
+        headers={"Content-Type": "application/json", "X-KSense-Tok": token}, method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
