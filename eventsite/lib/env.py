@@ -37,6 +37,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     if raw is None or raw == "":
         return default
     try:
+        if not raw.strip().isascii():  # int() also reads "٣" and "３" as digits
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None

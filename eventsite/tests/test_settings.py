@@ -24,6 +24,7 @@ def run_check(**env_overrides):
     "overrides, variable",
     [
         ({"INGEST_MAX_EVENTS": "abc"}, "INGEST_MAX_EVENTS"),
+        ({"INGEST_MAX_EVENTS": "\u0663"}, "INGEST_MAX_EVENTS"),  # an Arabic-Indic 3: int() reads it, we do not
         ({"INGEST_MAX_EVENTS": "0"}, "INGEST_MAX_EVENTS"),
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"DATABASE_URL": "mysql://x/y", "SECRET_KEY": "k" * 50, "ALLOWED_HOSTS": "a"}, "DATABASE_URL"),
