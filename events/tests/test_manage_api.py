@@ -156,3 +156,12 @@ def test_it_answers_400_to_nul_in_an_event_filter(staff_client, datasource, para
     response = staff_client.get("/api/manage/events/", {param: "web\x00"})
     assert response.status_code == 400
     assert param in response.json()
+
+
+@pytest.mark.parametrize("body", ["[" * 5000 + "]" * 5000, '{"a": ' * 40 + "1" + "}" * 40, "[1e999]", "{"])
+def test_a_body_it_cannot_take_is_a_400_not_a_500(staff_client, body):
+    # Python's json module raised RecursionError on deep nesting (a 500); the strict parser refuses it.
+    response = staff_client.post("/api/manage/tokens/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "detail" in response.json()
+    assert Token.objects.count() == 0
