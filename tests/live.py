@@ -1,5 +1,9 @@
 """Helpers for tests against a live gunicorn (started the production way by bench.soak.live_gunicorn)."""
 
+import urllib.error
+import urllib.request
+
+import orjson
 from django.db import connection
 
 from bench.soak import print_figures
@@ -19,4 +23,17 @@ def stored_event_ids(datasource) -> list[str]:
     return list(events_of_datasource(datasource=datasource).values_list("event_id", flat=True))
 
 
-__all__ = ["live_database_url", "print_figures", "stored_event_ids"]
+def post_event(port: int, token: str, events, headers: dict | None = None) -> int:
+    """POST events to a live server's kSense post_event; the status code, errors included."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v2/events/post_event", data=orjson.dumps(events), method="POST",
+        headers={"Content-Type": "application/json", "X-KSense-Tok": token, **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+__all__ = ["live_database_url", "post_event", "print_figures", "stored_event_ids"]

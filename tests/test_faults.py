@@ -10,16 +10,13 @@ Run with -s to see the figures.
 
 import os
 import time
-import urllib.error
-import urllib.request
 import uuid
 
-import orjson
 import pytest
 
 from bench.soak import free_port, live_gunicorn, soak
 from tests.factories import make_datasource, make_token
-from tests.live import live_database_url, print_figures, stored_event_ids
+from tests.live import live_database_url, post_event, print_figures, stored_event_ids
 from tests.services import requires_postgres, requires_redis
 
 pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.slow]
@@ -58,16 +55,6 @@ def test_it_keeps_every_acknowledged_event_across_a_postgres_restart(transaction
     assert acc.recovery_seconds is not None  # ingestion came back by itself
 
 
-def _post(port: int, token: str, body: list[dict]) -> int:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v2/events/post_event", data=orjson.dumps(body),
-        headers={"Content-Type": "application/json", "X-KSense-Tok": token}, method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def test_it_ingests_normally_while_redis_is_down(transactional_db, tmp_path):
@@ -75,10 +62,10 @@ def test_it_ingests_normally_while_redis_is_down(transactional_db, tmp_path):
     token = make_token(datasource=datasource, scope="ingest")
     dead_redis = f"redis://127.0.0.1:{free_port(from_the_top=True)}/0"
     with live_gunicorn(database_url=live_database_url(), log_dir=tmp_path, REDIS_URL=dead_redis) as (port, process):
-        statuses = [_post(port, token.raw, [{"event_id": f"r{i}-{j}", "type": "pv"} for j in range(i + 1)])
+        statuses = [post_event(port, token.raw, [{"event_id": f"r{i}-{j}", "type": "pv"} for j in range(i + 1)])
                     for i in range(20)]
         # Failed authentication needs the limiter's cache (Redis): it fails open, 401 not 500.
-        bad = [_post(port, "wrong-token", [{"type": "pv"}]) for _ in range(3)]
+        bad = [post_event(port, "wrong-token", [{"type": "pv"}]) for _ in range(3)]
         assert process.poll() is None
     assert statuses == [200] * 20
     assert bad == [401] * 3
@@ -95,8 +82,8 @@ def test_it_shares_failed_auth_counts_between_workers_through_redis(transactiona
     ) as (port, _process):
         # Each request opens a new connection, so they spread over gunicorn's 2 workers; the
         # count is shared in Redis, so whichever worker gets the 7th failure refuses it.
-        failures = [_post(port, f"wrong-{i}", [{"type": "pv"}]) for i in range(6)]
-        refused = [_post(port, f"wrong-{i}", [{"type": "pv"}]) for i in range(6, 9)]
+        failures = [post_event(port, f"wrong-{i}", [{"type": "pv"}]) for i in range(6)]
+        refused = [post_event(port, f"wrong-{i}", [{"type": "pv"}]) for i in range(6, 9)]
     assert failures == [401] * 6
     assert refused == [429] * 3
     assert stored_event_ids(datasource) == []

@@ -18,7 +18,7 @@ import pytest
 
 from bench.soak import free_port, live_gunicorn
 from tests.factories import make_datasource, make_token
-from tests.live import live_database_url, stored_event_ids
+from tests.live import live_database_url, post_event, stored_event_ids
 from tests.services import requires_postgres
 
 PROMETHEUS = shutil.which("prometheus")
@@ -82,16 +82,6 @@ def wait_for_value(base: str, promql: str, expected: float, timeout: float = 90)
     raise AssertionError(f"{promql} was {last}, expected {expected}")
 
 
-def post(port: int, token: str, events: list, headers: dict | None = None) -> int:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v2/events/post_event", data=json.dumps(events).encode(), method="POST",
-        headers={"Content-Type": "application/json", "X-KSense-Tok": token, **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def test_prometheus_scrapes_eventsite_and_the_figures_add_up(transactional_db, tmp_path):
@@ -100,8 +90,8 @@ def test_prometheus_scrapes_eventsite_and_the_figures_add_up(transactional_db, t
     with live_gunicorn(database_url=live_database_url(), log_dir=tmp_path, METRICS_TOKEN=METRICS_TOKEN,
                        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "multiproc")) as (port, process):
         # Each request on a new connection: both gunicorn workers serve some of them.
-        statuses = [post(port, token.raw, [{"type": "pv"}] * 3) for _ in range(12)]
-        statuses.append(post(port, "evs_not-a-real-token", [{"type": "pv"}]))
+        statuses = [post_event(port, token.raw, [{"type": "pv"}] * 3) for _ in range(12)]
+        statuses.append(post_event(port, "evs_not-a-real-token", [{"type": "pv"}]))
         assert statuses == [200] * 12 + [401], (tmp_path / "error.log").read_text()[-3000:]
         with prometheus(tmp_path, f"127.0.0.1:{port}") as base:
             assert wait_for_value(base, 'up{job="eventsite"}', 1) == 1

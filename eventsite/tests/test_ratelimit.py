@@ -4,16 +4,14 @@ import os
 import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
-import orjson
 import pytest
 from django.contrib.auth.models import User
 
 from bench.soak import ROOT, live_gunicorn
 from events.models import Event
 from eventsite.http.auth import report_user_authenticate
+from tests.live import post_event
 
 URL = "/api/v2/events/post_event"
 pytestmark = pytest.mark.django_db
@@ -200,14 +198,3 @@ def test_it_shares_failed_auth_counts_between_processes_in_embedded_mode(tmp_pat
     assert refused == [429] * 3
     assert any((var / "ratelimit").iterdir())  # the shared counters
 
-
-def post_event(port: int, token: str, body: list[dict]) -> int:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v2/events/post_event", data=orjson.dumps(body),
-        headers={"Content-Type": "application/json", "X-KSense-Tok": token}, method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
