@@ -375,7 +375,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["eventsite.http.manage.drf.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["eventsite.http.manage.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "eventsite.http.manage.drf.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "eventsite.http.manage.drf.LimitOffsetPagination",
