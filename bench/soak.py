@@ -468,14 +468,19 @@ def live_gunicorn(*, database_url: str | None, log_dir: Path, **extra_env: str):
             time.sleep(0.2)
         yield port, process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
         error_log.close()
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM a server started with start_new_session, and SIGKILL it if it lingers past 15 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def print_figures(title: str, figures: dict) -> None:

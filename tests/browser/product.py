@@ -13,7 +13,6 @@ so they see what an operator would, from another process.
 import contextlib
 import os
 import secrets
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import requests
 
-from bench.soak import ROOT, live_gunicorn
+from bench.soak import ROOT, live_gunicorn, stop_process_group
 
 STAFF_USERNAME = "staff"
 
@@ -104,13 +103,7 @@ def _worker(env: dict[str, str], log_dir: Path):
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
         log.close()
 
 
