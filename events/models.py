@@ -39,6 +39,12 @@ class DataSource(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        # Rights beyond add/change/delete/view (issue 15), held through the roles in eventsite/lib/access.py.
+        permissions = [
+            ("purge_user", "Can purge one user's events (GDPR erasure)"),
+            ("purge_datasource", "Can purge every event of a datasource"),
+            ("change_retention", "Can change a datasource's retention"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["accepts_unauthenticated_events"],
@@ -80,6 +86,8 @@ class Event(models.Model):
     payload = models.JSONField()
 
     class Meta:
+        # Payloads and user identifiers may hold personal data: view_event shows the list without them.
+        permissions = [("view_event_payload", "Can see event payloads and user identifiers")]
         indexes = [
             models.Index(fields=["datasource", "epoch", "timestamp"], name="event_ds_epoch_ts"),
             models.Index(
@@ -208,6 +216,7 @@ class Suppression(models.Model):
     events_dropped = models.BigIntegerField(default=0)
 
     class Meta:
+        permissions = [("lift_suppression", "Can lift a suppression (accept a purged user's events again)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["datasource", "kind", "digest"], name="suppression_active_unique",

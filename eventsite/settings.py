@@ -162,6 +162,9 @@ AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20, minimum=1)
 AUTH_CLIENT_IP_HEADER = env_str("AUTH_CLIENT_IP_HEADER")
 # How many proxies in front of eventsite append to AUTH_CLIENT_IP_HEADER (see eventsite/http/ratelimit.py).
 AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 1, minimum=1)
+# Who must sign in to the console with a second factor (eventsite/lib/access.py): "sensitive"
+# (those who may purge, issue or revoke tokens, or change retention) or "staff" (every staff user).
+REQUIRE_2FA_FOR = env_choice("REQUIRE_2FA_FOR", "sensitive", ("sensitive", "staff"))
 ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 
 SECURE_COOKIES = env_bool("SECURE_COOKIES", True)

@@ -68,6 +68,11 @@ class ReportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("start_report", "Can start a report (an export of events)"),
+            ("download_report", "Can download the file of a report"),
+            ("view_all_reports", "Can see every staff user's reports, not only their own"),
+        ]
         indexes = [models.Index(fields=["status", "created_at"], name="reportjob_status_created")]
 
     def __str__(self) -> str:

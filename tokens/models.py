@@ -28,6 +28,10 @@ class Token(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("issue_token", "Can issue a token (its raw value is shown once)"),
+            ("revoke_token", "Can revoke a token"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.hint}… ({self.scope}, {self.datasource_id and self.datasource.slug})"
