@@ -217,6 +217,7 @@ class PasswordStepView(LoginView):
     def form_valid(self, form):
         user = form.get_user()
         if not needs_second_step(user):
+            pending_clear(self.request)  # someone else's unfinished sign-in in this browser
             return super().form_valid(form)
         pending_start(self.request, user)
         return second_step_redirect(user, self.get_redirect_url())
