@@ -8,6 +8,7 @@ from hypothesis import settings as hypothesis_settings
 
 from events.spool import spool_seal
 from tests.factories import make_datasource, make_token
+from tests.logins import console_login
 from tokens.cache import token_cache
 
 CI_EXAMPLES = 200
@@ -74,3 +75,10 @@ def _private_spool(settings, tmp_path_factory):
     settings.VERIFIED_DIR = tmp_path_factory.mktemp("verified")  # what "this host" verified: per test
     yield
     spool_seal()
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client, signed in the way the console requires: with the second factor."""
+    console_login(client, admin_user)
+    return client

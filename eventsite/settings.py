@@ -243,6 +243,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "eventsite.http.handlers.lockout_response"
 # The limiter's client address (ipware would take X-Forwarded-For's first entry, which the client writes).
 AXES_CLIENT_IP_CALLABLE = "eventsite.http.ratelimit.client_ip_for_axes"
+# The console's second step (eventsite/console/twofactor.py) sends wrong codes to axes: never stored.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+# Authenticator apps list the account as "eventsite:<username>"; device secrets stay out of the admin.
+OTP_TOTP_ISSUER = "eventsite"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # The cache holds rate-limit counters only, shared by every process: Redis in production, files
 # under var/ in embedded mode (gunicorn's workers are processes: a per-process cache let each

@@ -25,6 +25,7 @@ from reports.models import ReportJob
 from reports.purges import Actor, purge_dataset, purge_user
 from reports.services import report_job_run
 from reports.tests.test_reports_api import barchart_event, ingest
+from tests.logins import console_login
 from tests.replica import StreamingReplica, replica_alias, requires_streaming_replica
 from tests.services import requires_postgres
 
@@ -202,8 +203,8 @@ def test_a_paused_replica_reports_its_lag(client, ingest_token, replica):
 
 
 def test_the_console_event_lists_read_the_replica_but_never_show_purged_events(client, ingest_token, replica):
-    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True, is_superuser=True)
-    client.login(username="ops", password="long-enough-pass-1")
+    console_login(client, User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True,
+                                                   is_superuser=True))
     datasource = ingest_token.token.datasource
     ingest(client, ingest_token.raw, [barchart_event(1), barchart_event(2)])
     replica.wait_caught_up()

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import RequestFactory, override_settings
 
 from eventsite.lib.logscrub import ScrubTokens, TokenSafeExceptionReporterFilter, scrub
+from tests.logins import second_step
 
 URL = "/api/v2/events/post_event"
 EVENT = {"type": "pv", "time_utc": "2026-11-24T07:00:00Z"}
@@ -66,14 +67,21 @@ def test_it_locks_an_admin_login_out_after_repeated_failures(client):
     # The same user from another address still gets in (lockout is per username + IP).
     ok = client.post("/admin/login/", {"username": "admin", "password": "right-password-123"}, REMOTE_ADDR="10.0.0.8")
     assert ok.status_code == 302
+    signed_in = second_step(client, ok, REMOTE_ADDR="10.0.0.8")  # a superuser: the second factor too
+    assert signed_in.status_code == 302
     assert client.session["_auth_user_id"] == str(User.objects.get(username="admin").pk)
 
 
 @pytest.mark.django_db
 def test_it_still_lets_the_test_client_log_in_without_a_request(client):
+    User.objects.create_user("staff", "staff@example.com", "right-password-123", is_staff=True)
+    assert client.login(username="staff", password="right-password-123") is True
+    assert client.get("/admin/").status_code == 200
+    # A password alone (no second step) does not open the console to a superuser.
     User.objects.create_superuser("admin", "admin@example.com", "right-password-123")
     assert client.login(username="admin", password="right-password-123") is True
-    assert client.get("/admin/").status_code == 200
+    refused = client.get("/admin/")
+    assert refused.status_code == 302 and refused["Location"].startswith("/admin/login/")
 
 
 @pytest.mark.django_db

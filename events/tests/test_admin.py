@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from events.models import Event
+from tests.logins import console_login
 from tokens.models import Token
 from tokens.tests.test_authentication import assert_not_in_database
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(client):
     user = User.objects.create_superuser("admin", "admin@example.com", "s3cret-pass")
-    client.force_login(user)
+    console_login(client, user)
     return client
 
 

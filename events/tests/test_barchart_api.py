@@ -15,6 +15,7 @@ from django.db import IntegrityError
 from events.catalog import catalog_cache_clear, catalog_import
 from events.models import CatalogEventType, DataSource, Event
 from reports.models import ReportUser
+from tests.logins import console_login
 
 pytestmark = pytest.mark.django_db
 SPEC_FILE = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "barchart-event-types.json"
@@ -315,7 +316,7 @@ def _write(tmp_path, text):
 def test_the_admin_upload_imports_a_catalog_or_lists_its_problems(client, admin_user, datasource):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    client.force_login(admin_user)
+    console_login(client, admin_user)
     url = "/admin/events/catalogeventtype/upload/"
     good = SimpleUploadedFile("c.json", json.dumps(SMALL_CATALOG).encode())
     done = client.post(url, {"datasource": datasource.pk, "file": good}, follow=True)

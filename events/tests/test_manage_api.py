@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 
 from events.models import DataSource, Event
 from tests.factories import make_datasource, make_token
+from tests.logins import console_login
 from tokens.models import Token
 from tokens.tests.test_authentication import assert_not_in_database
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_client(client):
     user = User.objects.create_user("staff", password="s3cret-pass", is_staff=True)
-    client.force_login(user)
+    console_login(client, user)
     return client
 
 

@@ -5,13 +5,14 @@ import re
 import pytest
 
 from events.models import Event, PurgeAudit, Suppression
+from tests.logins import console_login
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff(client, admin_user):
-    client.force_login(admin_user)
+    console_login(client, admin_user)
     return client
 
 

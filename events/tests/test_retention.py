@@ -19,6 +19,7 @@ from reports.models import ReportJob
 from reports.storage import local_path
 from reports.tests.conftest import eager_celery, tgam_user  # noqa: F401 - fixtures
 from tests.factories import make_datasource, make_token
+from tests.logins import console_login
 
 pytestmark = pytest.mark.django_db
 POST = "/api/v2/events/post_event"
@@ -109,7 +110,7 @@ def test_the_scheduled_task_applies_retention(two_sources):
 
 
 def test_retention_is_set_through_the_management_api(client, datasource):
-    client.force_login(User.objects.create_user("staff", password="s3cret-pass", is_staff=True))
+    console_login(client, User.objects.create_user("staff", password="s3cret-pass", is_staff=True))
     response = client.patch("/api/manage/datasources/web/", {"retention_days": 90}, content_type="application/json")
     assert response.status_code == 200 and response.json()["retention_days"] == 90
     datasource.refresh_from_db()
@@ -124,7 +125,7 @@ def test_retention_is_set_through_the_management_api(client, datasource):
 
 def test_retention_is_set_in_the_admin_and_runs_are_listed_read_only(client, two_sources):
     web, _ = two_sources
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "s3cret-pass"))
+    console_login(client, User.objects.create_superuser("admin", "admin@example.com", "s3cret-pass"))
     form = client.get(f"/admin/events/datasource/{web.pk}/change/")
     assert form.status_code == 200 and b'name="retention_days"' in form.content
     response = client.post(f"/admin/events/datasource/{web.pk}/change/", {

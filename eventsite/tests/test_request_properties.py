@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from eventsite.http.reports import report_request_parse
 from reports.services import ReportRequest, _report_request_problems
 from tests.factories import make_datasource
+from tests.logins import console_login
 from tests.properties import outcome
 from tests.strategies import any_json, hostile_text, objects_with
 
@@ -73,7 +74,7 @@ def staff(db):
 @given(params=event_filters)
 def test_the_management_event_filters_answer_200_or_400(staff, params):
     client = Client()
-    client.force_login(staff)
+    console_login(client, staff)
     # Surrogates cannot travel in a URL (they have no UTF-8 form); a client sends their replacement.
     query = {name: value.encode("utf-8", "replace").decode() for name, value in params.items()}
     response = client.get("/api/manage/events/", query)

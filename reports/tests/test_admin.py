@@ -5,13 +5,14 @@ import pytest
 from events.catalog import catalog_import
 from events.tests.test_barchart_api import SMALL_CATALOG
 from reports.models import ReportJob
+from tests.logins import console_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def staff(client, admin_user):
-    client.force_login(admin_user)
+    console_login(client, admin_user)
     return client
 
 

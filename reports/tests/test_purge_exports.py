@@ -12,6 +12,7 @@ from reports import storage
 from reports.models import ReportJob
 from reports.purges import Actor, purge_dataset, purge_dataset_reclaim, purge_user
 from reports.tests.test_reports_api import barchart_event, ingest, start
+from tests.logins import console_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WATCHLIST = {"filter": {"customer": "TGAM", "product": "WATCHLIST"}}
@@ -230,7 +231,7 @@ def test_the_console_lists_pending_file_deletions(client, ingest_token, tgam_use
     pending, done = ReportJob.objects.order_by("created_at")
     ReportJob.objects.filter(pk=pending.pk).update(file_delete_requested_at=timezone.now())
     ReportJob.objects.filter(pk=done.pk).update(file_delete_requested_at=timezone.now(), file_deleted_at=timezone.now())
-    client.force_login(User.objects.create_user("boss", password="x", is_staff=True, is_superuser=True))
+    console_login(client, User.objects.create_user("boss", password="x", is_staff=True, is_superuser=True))
     page = client.get("/admin/reports/reportjob/?file_deletion=pending")
     assert page.status_code == 200
     html = page.content.decode()

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from reports.models import ReportJob
 from reports.services import report_job_run
 from reports.tests.test_reports_api import assert_failure, barchart_event, ingest, start
+from tests.logins import console_login
 from tests.services import requires_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,7 +126,7 @@ def test_output_raw_must_be_a_boolean(client, tgam_user):
 
 def test_the_admin_start_form_offers_raw_values(client, eager_celery):
     staff = User.objects.create_user("boss", password="long-enough-pass-1", is_staff=True, is_superuser=True)
-    client.force_login(staff)
+    console_login(client, staff)
     response = client.post("/admin/reports/reportjob/start/", {"customer": "TGAM", "product": "WATCHLIST",
                                                                "delimiter": "|", "raw": "on"})
     assert response.status_code == 302

@@ -2,7 +2,8 @@
 
 Fixtures to build on:
 - `product`: the running product (tests/browser/product.py), one per run of this package.
-- `staff_page`: a Playwright page already logged in as the staff user; on failure a full-page
+- `staff_page`: a Playwright page already logged in as the staff user (password and second factor,
+  tests/browser/product.py's `sign_in`); on failure a full-page
   screenshot goes to SCREENSHOT_DIR (var/screenshots, or $EVENTSITE_SCREENSHOT_DIR).
 - `snap(page, name)`: save a screenshot on purpose (for looking at a page as a person would).
 - `datasource`: a fresh datasource (via the management API) and its ingest token, per test.
@@ -70,14 +71,13 @@ def browser(product):
 
 @pytest.fixture(scope="package")
 def staff_state(product, browser, tmp_path_factory):
-    """The staff user's logged-in cookies, made once through the real login form."""
+    """The staff user's logged-in cookies, made once through the real login form: a superuser, so
+    the first sign-in enrols an authenticator (its secret kept as product.staff_secret)."""
     context = browser.new_context(base_url=product.url, viewport=VIEWPORT)
     page = context.new_page()
-    page.goto("/admin/login/")
-    page.fill("#id_username", STAFF_USERNAME)
-    page.fill("#id_password", product.staff_password)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/$"))
+    enrolment = product.sign_in(page, STAFF_USERNAME, product.staff_password, secret=product.staff_secret or None)
+    if enrolment is not None:
+        product.staff_secret = enrolment.secret
     path = tmp_path_factory.mktemp("state") / "staff.json"
     context.storage_state(path=str(path))
     context.close()

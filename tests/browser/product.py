@@ -5,6 +5,7 @@
 on PostgreSQL when DATABASE_URL is set (recreated, dropped afterwards), else the embedded default
 (SQLite and the filesystem broker in a scratch var dir). It is migrated, its static files collected
 (whitenoise serves them as in production) and a staff user created with `manage.py createsuperuser`.
+`sign_in` goes through the console's sign-in as a person does: password, then enrolment or a code.
 
 Tests talk to it over HTTP only (the browser, the management API) and read its database with `sql()`,
 so they see what an operator would, from another process.
@@ -12,11 +13,13 @@ so they see what an operator would, from another process.
 
 import contextlib
 import os
+import re
 import secrets
 import sqlite3
 import subprocess
 import sys
 import time
+from base64 import b32decode
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +27,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import requests
+from django_otp.oath import TOTP, hotp
 
 from bench.soak import ROOT, live_gunicorn, stop_process_group
+from tests.logins import code_for_secret
 
 STAFF_USERNAME = "staff"
+
+
+@dataclass
+class Enrolment:
+    """What enrolling shows once: the authenticator app's secret and the backup codes."""
+
+    secret: str
+    backup_codes: list[str]
 
 
 @dataclass
@@ -38,6 +51,7 @@ class Product:
     sqlite_path: Path | None
     log_dir: Path
     staff_password: str = field(repr=False, default="")
+    staff_secret: str = field(repr=False, default="")  # the staff user's authenticator, once enrolled
 
     def manage(self, *args: str, stdin: str | None = None) -> str:
         """Run a manage.py command against this product (its database, its settings); return stdout."""
@@ -64,6 +78,42 @@ class Product:
         session = requests.Session()
         session.auth = (STAFF_USERNAME, self.staff_password)
         return session
+
+    def create_superuser(self, username: str) -> None:
+        """Another superuser, with the staff user's password (DJANGO_SUPERUSER_PASSWORD)."""
+        self.manage("createsuperuser", "--noinput", "--username", username, "--email", f"{username}@example.com")
+
+    def totp_code(self, username: str, secret: str) -> str:
+        """What the user's authenticator app (holding `secret`) shows now, and the server takes now:
+        its device takes each time step once, so never a step at or before the last one it took."""
+        last_t, drift = self.sql("SELECT d.last_t, d.drift FROM otp_totp_totpdevice d JOIN auth_user u "
+                                 "ON u.id = d.user_id WHERE u.username = %s AND d.confirmed", (username,))[0]
+        key = b32decode("".join(secret.split()))
+        return f"{hotp(key, max(TOTP(key, drift=drift).t(), last_t + 1)):06d}"
+
+    def sign_in(self, page, username: str, password: str, *, secret: str | None = None) -> "Enrolment | None":
+        """Sign `username` in to the console through the real forms, landing on /admin/: the password,
+        then a code from `secret`, or, for a user without a device, enrolment (the secret read from the
+        page, the backup codes from the page after it). Return the enrolment, if one happened."""
+        page.goto("/admin/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("input[type=submit]")
+        page.wait_for_url(re.compile(r"/admin/(twofactor/(enrol|code)/.*)?$"))
+        enrolment = None
+        if "/twofactor/enrol/" in page.url:
+            secret = page.inner_text("#totp-secret")
+            page.fill("#id_code", code_for_secret(secret))
+            page.click("#twofactor-enrol-form input[type=submit]")
+            page.wait_for_url(re.compile(r"/admin/twofactor/codes/"))
+            enrolment = Enrolment(secret=secret, backup_codes=page.locator("#backup-codes code").all_inner_texts())
+            page.click("#backup-codes-continue")
+        elif "/twofactor/code/" in page.url:
+            assert secret, f"{username} has a device: sign_in needs its secret"
+            page.fill("#id_code", self.totp_code(username, secret))
+            page.click("#twofactor-code-form input[type=submit]")
+        page.wait_for_url(re.compile(r"/admin/$"))
+        return enrolment
 
     def post_events(self, token: str, events: list[dict]) -> requests.Response:
         return requests.post(f"{self.url}/api/v2/events/post_event", json=events, headers={"X-KSense-Tok": token},

@@ -108,10 +108,8 @@ def test_a_locked_out_admin_is_unlocked_from_the_console(product, staff_page, br
     expect(page.locator(f'tr[data-username="{username}"]')).to_have_count(0)
     assert product.scalar("SELECT COUNT(*) FROM axes_accessattempt WHERE username = %s", (username,)) == 0
 
-    login.goto("/admin/login/")
-    login.fill("#id_username", username)
-    login.fill("#id_password", product.staff_password)
-    login.click("input[type=submit]")
+    product.sign_in(login, username, product.staff_password)  # a superuser: enrols, then lands on the console
     expect(login).to_have_url(re.compile(r"/admin/$"))
+    expect(login.locator("body")).to_contain_text("Site administration")
     other.close()
     assert STAFF_USERNAME != username

@@ -2,12 +2,13 @@ import pytest
 from django.contrib.auth.models import User
 
 from eventsite.console.rejections import rejections_pending_clear
+from tests.logins import console_login
 
 
 @pytest.fixture
 def admin_client(client, db):
     user = User.objects.create_superuser("admin", "admin@example.com", "s3cret-pass")
-    client.force_login(user)
+    console_login(client, user)
     return client
 
 

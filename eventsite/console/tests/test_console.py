@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.logins import console_login
+
 pytestmark = pytest.mark.django_db
 
 
@@ -12,6 +14,6 @@ def test_it_serves_a_favicon(client):
 
 
 def test_view_site_leads_to_the_console(client, admin_user):
-    client.force_login(admin_user)
+    console_login(client, admin_user)
     page = client.get("/admin/tokens/token/").content.decode()
     assert '<a href="/admin/">View site</a>' in page

@@ -18,6 +18,7 @@ from eventsite.console.models import RejectionHour, TaskRun, WorkerSeen
 from reports.tests.test_worker_e2e import stop, wait_for
 from tests.factories import make_datasource, make_token
 from tests.live import live_database_url
+from tests.logins import second_step_over_http
 from tests.services import REDIS_URL, requires_postgres, requires_redis
 
 pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.slow]
@@ -98,6 +99,7 @@ def test_the_health_panel_answers_with_the_broker_down(transactional_db, tmp_pat
             "username": "ops", "password": "ops-pass-123", "csrfmiddlewaretoken": http.cookies["csrftoken"]},
             headers={"Referer": f"{base}/admin/login/"})
         assert login.status_code == 302
+        assert second_step_over_http(http, base, login).status_code == 302  # a superuser enrols on first sign-in
         page = http.get(f"{base}/admin/health/", timeout=30)  # bounded checks: it must not hang
 
     assert page.status_code == 200

@@ -5,6 +5,8 @@ from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
 
+from tests.logins import console_login
+
 pytestmark = pytest.mark.django_db
 
 
@@ -59,7 +61,7 @@ def test_unlocking_needs_the_permission_to_delete_attempts(client, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     fail_logins("bob", settings.AXES_FAILURE_LIMIT)
     staff = User.objects.create_user("viewer", password="x-pass-123", is_staff=True)
-    client.force_login(staff)
+    console_login(client, staff)
     assert client.get("/admin/lockouts/").status_code == 403
 
     staff.user_permissions.add(Permission.objects.get(codename="view_accessattempt"))
