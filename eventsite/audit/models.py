@@ -31,7 +31,7 @@ class StaffAction(models.Model):
     target_repr = models.CharField(max_length=200, blank=True)
     # What changed. Never a raw token or a raw user identifier: purges store the PurgeAudit's keyed hash.
     detail = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
-    request_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)  # eventsite.ops.requestid allows 128
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -56,7 +56,7 @@ def staff_action_record(
         target_id=str(target_id if target_id is not None else "")[:64],
         target_repr=target_repr[:MAX_REPR],
         detail=detail or {},
-        request_id=current_request_id()[:64],
+        request_id=current_request_id(),
     )
 
 

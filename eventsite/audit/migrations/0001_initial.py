@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ('target_id', models.CharField(blank=True, max_length=64)),
                 ('target_repr', models.CharField(blank=True, max_length=200)),
                 ('detail', models.JSONField(blank=True, default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
+                ('request_id', models.CharField(blank=True, max_length=128)),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
