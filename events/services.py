@@ -41,6 +41,7 @@ from events.models import (
     Suppression,
 )
 from events.parsing import EventRow
+from eventsite.audit.services import staff_action_record
 from eventsite.lib import metrics
 from eventsite.lib.context import current_request_id
 from eventsite.lib.dberrors import database_unavailable, domain_error_for
@@ -616,7 +617,14 @@ def suppression_add(*, datasource: DataSource, kind: str, digest: str) -> Suppre
 def suppression_lift(*, suppression: Suppression) -> None:
     with transaction.atomic():
         DataSource.objects.select_for_update().filter(pk=suppression.datasource_id).first()
-        Suppression.objects.filter(pk=suppression.pk, lifted_at=None).update(lifted_at=timezone.now())
+        lifted = Suppression.objects.filter(pk=suppression.pk, lifted_at=None).update(lifted_at=timezone.now())
+        if lifted:
+            datasource, kind = suppression.datasource, suppression.kind
+            # The keyed hash a purge audit holds for the same user, never the identity's digest.
+            staff_action_record(
+                action="suppression.lift", target=suppression, target_repr=f"{kind} suppression in {datasource.slug}",
+                detail={"datasource": datasource.slug, "user_id_type": kind,
+                        "user_id_hmac": user_id_hmac(datasource=datasource, kind=kind, digest=suppression.digest)})
         still_active = Suppression.objects.filter(datasource_id=suppression.datasource_id, lifted_at=None).exists()
         DataSource.objects.filter(pk=suppression.datasource_id).update(has_suppressions=still_active)
 
@@ -709,6 +717,11 @@ def events_apply_retention(*, datasource: DataSource, dry_run: bool = False, tri
             events_deleted=deleted, chunks=chunks, outcome=outcome, finished_at=timezone.now())
         metrics.retention_applied(deleted=deleted, outcome=outcome)
     run.refresh_from_db()
+    if trigger != "scheduler":
+        # A sweep started by hand (a command, the console) is a staff action; the scheduler's are not.
+        staff_action_record(action="retention.apply", target=datasource, detail={
+            "retention_run": run.pk, "retention_days": run.retention_days, "cutoff": run.cutoff,
+            "events_deleted": run.events_deleted, "outcome": run.outcome})
     return run
 
 

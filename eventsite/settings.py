@@ -202,6 +202,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    # The audit of staff actions (issue 15): below the domain apps, which record into it.
+    "eventsite.audit",
     "events",
     "tokens",
     "reports",
@@ -224,6 +226,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): whether this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
+    # Who acts (console or management API), for the audit of staff actions.
+    "eventsite.audit.middleware.StaffActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: locks out admin logins after repeated failures.

@@ -16,6 +16,7 @@ from events.identities import identity_digest, identity_type_check, user_id_hmac
 from events.models import DataSource, EpochReclaim, PurgeAudit
 from events.selectors import events_customer_product_pairs, events_of_datasource
 from events.services import events_purge_dataset_begin, events_purge_user, events_reclaim_epoch, suppression_add
+from eventsite.audit.services import staff_action_record
 from eventsite.lib import metrics
 from eventsite.lib.context import current_request_id
 from eventsite.lib.dberrors import database_errors
@@ -55,6 +56,14 @@ def _audit_origin(datasource: DataSource, actor: Actor) -> dict:
     }
 
 
+def _record(action: str, audit: PurgeAudit, actor: Actor, **detail) -> None:
+    # One line in the audit of staff actions, pointing at the PurgeAudit (which holds the counts and
+    # the keyed hash of the user id; the id itself is never stored).
+    staff_action_record(action=action, target=audit.datasource, user=actor.user,
+                        actor_name="" if actor.user is not None else actor.label,
+                        detail={"purge_audit": audit.pk, **detail})
+
+
 def _digest(kind: str, user_id: str) -> str:
     digest = identity_digest(identity_type_check(kind), user_id, where="purge")
     if digest is None:
@@ -83,6 +92,8 @@ def purge_user(*, datasource: DataSource, kind: str, user_id: str, actor: Actor,
             events_deleted=deleted,
             completed_at=timezone.now(),
         )
+        _record("purge.user", audit, actor, user_id_type=kind, user_id_hmac=audit.user_id_hmac,
+                suppressed=suppress, events_deleted=deleted)
         # Last in the transaction (it locks the fence row until the commit): replica reads
         # started after this commit wait for the replica to replay it.
         replica_fence_bump()
@@ -108,6 +119,7 @@ def purge_dataset(*, datasource: DataSource, actor: Actor) -> PurgeAudit:
         reclaim = events_purge_dataset_begin(datasource=datasource)
         audit = PurgeAudit.objects.create(kind=PurgeAudit.Kind.DATASET, **_audit_origin(datasource, actor))
         EpochReclaim.objects.filter(pk=reclaim.pk).update(audit=audit)
+        _record("purge.datasource", audit, actor, epoch=reclaim.epoch)
         transaction.on_commit(lambda: _enqueue_reclaim(reclaim.pk))
         replica_fence_bump()  # last: see purge_user
     return audit

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.models import DataSource
+from eventsite.audit.services import staff_action_record
 from eventsite.lib.errors import InvalidInput
 from tokens.cache import token_cache
 from tokens.models import Scope, Token
@@ -54,12 +55,18 @@ def token_issue(
         secret_hash=token_hash(raw),
         expires_at=expires_at,
     )
+    # The hint only (already shown in every list), never the raw value.
+    staff_action_record(action="token.issue", target=token, detail={
+        "datasource": datasource.slug, "scope": scope, "label": label, "hint": token.hint, "expires_at": expires_at})
     return IssuedToken(token=token, raw=raw)
 
 
 def token_revoke(*, token: Token) -> Token:
     if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            staff_action_record(action="token.revoke", target=token,
+                                detail={"datasource": token.datasource.slug, "scope": token.scope, "hint": token.hint})
     token_cache.evict(token.secret_hash)
     return token

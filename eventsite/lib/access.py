@@ -46,6 +46,7 @@ ROLES: dict[str, list[str]] = {
     PRIVACY_OFFICERS: [
         "events.view_datasource", "events.view_purgeaudit", "events.view_suppression", "events.view_retentionrun",
         PURGE_USER, PURGE_DATASOURCE, LIFT_SUPPRESSION, "events.view_event", VIEW_EVENT_PAYLOAD,
+        "audit.view_staffaction",
     ],
     REPORT_STAFF: ["reports.view_reportjob", START_REPORT, DOWNLOAD_REPORT],
     VIEWERS: [
