@@ -209,7 +209,7 @@ def test_it_records_second_factor_devices_added_confirmed_and_removed(console, s
     device.save()  # a verification's save (counters): no change of confirmed, nothing recorded
     response = console.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
-    assert not TOTPDevice.objects.exists()
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
     devices = StaffAction.objects.filter(action__startswith="2fa.", pk__gt=signed_in).order_by("id")
     assert list(devices.values_list("action", flat=True)) == [
         "2fa.device.add", "2fa.device.confirm", "2fa.device.remove"]
