@@ -223,6 +223,25 @@ def test_it_records_second_factor_devices_added_confirmed_and_removed(console, s
     assert [row.detail["device"] for row in added] == ["totp", "static"]
 
 
+def test_role_changes_are_recorded_from_either_side_of_the_relation(superuser):
+    carol = User.objects.create_user("carol", password="s3cret-pass", is_staff=True)
+    officers = Group.objects.get(name=PRIVACY_OFFICERS)
+    payload = Permission.objects.get(codename="view_event_payload")
+    with acting_as(user=superuser, via="console"):
+        officers.user_set.add(carol)  # from the group's side: recorded on the user
+        carol.user_permissions.add(payload)
+        payload.user_set.remove(carol)
+        carol.groups.clear()
+    rows = StaffAction.objects.filter(target_repr="carol", actor=superuser).order_by("id")
+    assert [(row.action, row.detail) for row in rows] == [
+        ("user.groups", {"added": [PRIVACY_OFFICERS]}),
+        ("user.permissions", {"added": ["events.view_event_payload"]}),
+        ("user.permissions", {"removed": ["events.view_event_payload"]}),
+        ("user.groups", {"removed": [PRIVACY_OFFICERS]}),
+    ]
+    assert not carol.groups.exists() and not carol.user_permissions.exists()
+
+
 # --- Management API ------------------------------------------------------------------------------
 
 
