@@ -17,6 +17,8 @@ class Migration(migrations.Migration):
         ("events", "0007_permissions"),
         ("tokens", "0002_permissions"),
         ("reports", "0006_permissions"),
+        # The Privacy officers role grants audit.view_staffaction.
+        ("audit", "0001_initial"),
     ]
 
     operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]
