@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 import orjson
 import psycopg2
 
-from bench.common import DEFAULT_DB_URL, gunicorn, manage, recreate_database, row, wrk
+from bench.common import DEFAULT_DB_URL, gunicorn, manage, recreate_database, row, worker_pids, wrk
 from bench.ingest import BATCH, sample_event
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -47,10 +47,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
+    return worker_pids(pid)
 
 
 def pids_named(pattern: str) -> list[int]:
@@ -259,6 +256,7 @@ def main() -> None:
     extra_env = dict(item.split("=", 1) for item in args.env)
     with gunicorn(args.database_url, workers=2, threads=4, **extra_env) as (base, process):
         port = int(base.rsplit(":", 1)[1])
+        wrk(f"{base}/service/version", seconds=3, connections=args.connections)  # every worker has booted
         for name in args.loads.split(","):
             path, body, per_request = loads[name]
             if args.balance:
