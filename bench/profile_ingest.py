@@ -71,6 +71,12 @@ def postgres_pids(database_url: str) -> list[int]:
     return [parent, *children(parent)]
 
 
+def postgres_cpu(before: dict[int, float]) -> float:
+    """CPU seconds the server processes used since `before` (a process that ended meanwhile is left out)."""
+    after = {pid: cpu_seconds(pid) for pid in before}
+    return sum(after[pid] - before[pid] for pid in before if after[pid] >= before[pid] and after[pid])
+
+
 def machine_cpu() -> tuple[float, float]:
     fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]
@@ -157,7 +163,7 @@ def observe(*, name: str, url: str, body: bytes | None, headers: dict, seconds: 
     load = threading.Thread(target=lambda: result.update(
         wrk(url, body=body, headers=headers, seconds=wrk_seconds, connections=connections)))
     before_workers = {pid: cpu_seconds(pid) for pid in workers}
-    before_pg = sum(cpu_seconds(pid) for pid in pg)
+    before_pg = {pid: cpu_seconds(pid) for pid in pg}
     busy_before, total_before = machine_cpu()
     load.start()
     sampler.start()
@@ -179,7 +185,7 @@ def observe(*, name: str, url: str, body: bytes | None, headers: dict, seconds: 
     worker_cpu = {pid: cpu_seconds(pid) - before_workers[pid] for pid in workers}
     figures = {
         "name": name, "wrk": result, "seconds": wrk_seconds, "connections_held": held,
-        "worker_cpu_s": worker_cpu, "postgres_cpu_s": sum(cpu_seconds(pid) for pid in pg) - before_pg,
+        "worker_cpu_s": worker_cpu, "postgres_cpu_s": postgres_cpu(before_pg),
         "wrk_cpu_s": wrk_cpu, "machine_busy_s": busy_after - busy_before,
         "machine_total_s": total_after - total_before, "load_average": os.getloadavg(),
         "waits": {key: count / max(sampler.samples, 1) for key, count in sampler.counts.most_common(12)},
