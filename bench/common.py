@@ -112,6 +112,17 @@ def worker_pids(master: int) -> list[int]:
         return []
 
 
+def connections_by_worker(port: int, workers: list[int]) -> dict[int, int]:
+    """How many established connections to the server's port each worker holds."""
+    output = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                            capture_output=True, text=True).stdout
+    counts = dict.fromkeys(workers, 0)
+    for pid in re.findall(r"pid=(\d+)", output):
+        if int(pid) in counts:
+            counts[int(pid)] += 1
+    return counts
+
+
 def process_rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MB (from /proc)."""
     total = 0

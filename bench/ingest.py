@@ -37,7 +37,17 @@ from urllib.parse import urlparse
 
 import orjson
 
-from bench.common import DEFAULT_DB_URL, bench_env, gunicorn, manage, recreate_database, row, wrk
+from bench.common import (
+    DEFAULT_DB_URL,
+    bench_env,
+    connections_by_worker,
+    gunicorn,
+    manage,
+    recreate_database,
+    row,
+    worker_pids,
+    wrk,
+)
 
 BATCH = 100
 
@@ -180,14 +190,12 @@ def repeated(runs: int, measure) -> dict:
 def split_wrk(master: int, port: int):
     """wrk, also telling how the gunicorn workers split its keep-alive connections (e.g. "5/3",
     busiest first), counted one second into the run."""
-    from bench.profile_ingest import children, connections_by_worker
-
     def run(url: str, **kwargs) -> dict:
         result: dict = {}
         load = threading.Thread(target=lambda: result.update(wrk(url, **kwargs)))
         load.start()
         time.sleep(1)
-        held = sorted(connections_by_worker(port, children(master)).values(), reverse=True)
+        held = sorted(connections_by_worker(port, worker_pids(master)).values(), reverse=True)
         load.join()
         return {**result, "split": "/".join(map(str, held))}
 

@@ -32,7 +32,16 @@ from urllib.parse import urlparse
 import orjson
 import psycopg2
 
-from bench.common import DEFAULT_DB_URL, gunicorn, manage, recreate_database, row, worker_pids, wrk
+from bench.common import (
+    DEFAULT_DB_URL,
+    connections_by_worker,
+    gunicorn,
+    manage,
+    recreate_database,
+    row,
+    worker_pids,
+    wrk,
+)
 from bench.ingest import BATCH, sample_event
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -89,17 +98,6 @@ def connect(database_url: str):
                             dbname=parsed.path.lstrip("/"))
     conn.autocommit = True
     return conn
-
-
-def connections_by_worker(port: int, workers: list[int]) -> dict[int, int]:
-    """How many established connections to the server's port each worker holds."""
-    output = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-                            capture_output=True, text=True).stdout
-    counts = dict.fromkeys(workers, 0)
-    for pid in re.findall(r"pid=(\d+)", output):
-        if int(pid) in counts:
-            counts[int(pid)] += 1
-    return counts
 
 
 class WaitSampler(threading.Thread):
