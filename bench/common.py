@@ -92,6 +92,9 @@ def gunicorn(database_url: str, *, workers: int = 2, threads: int = 1, **extra_e
             time.sleep(0.2)
         else:
             raise RuntimeError("gunicorn did not start")
+        # With reuse_port the port answers as soon as one worker listens: wait for the others too.
+        while len(worker_pids(process.pid)) < workers and time.monotonic() < deadline + 30:
+            time.sleep(0.2)
         yield f"http://127.0.0.1:{port}", process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -99,6 +102,25 @@ def gunicorn(database_url: str, *, workers: int = 2, threads: int = 1, **extra_e
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def worker_pids(master: int) -> list[int]:
+    """The child processes of a gunicorn master (its workers)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def connections_by_worker(port: int, workers: list[int]) -> dict[int, int]:
+    """How many established connections to the server's port each worker holds."""
+    output = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                            capture_output=True, text=True).stdout
+    counts = dict.fromkeys(workers, 0)
+    for pid in re.findall(r"pid=(\d+)", output):
+        if int(pid) in counts:
+            counts[int(pid)] += 1
+    return counts
 
 
 def process_rss_mb(pid: int) -> float:

@@ -9,8 +9,9 @@ Ceilings:
 (b) pgbench: a single-row committed INSERT into the events table, --connections clients.
 (c) GET /service/version on the same gunicorn (no I/O): the web stack's own ceiling.
 eventsite: gunicorn started as the Procfile does, loaded by wrk on 127.0.0.1: single events and
-100-event batches via post_event (and POST /events), each run --runs times (best and median kept:
-two gthread workers may split wrk's keep-alive connections unevenly, so single runs vary).
+100-event batches via post_event (and POST /events), each run --runs times (best and median kept),
+with how the two workers split wrk's keep-alive connections in each run (see the README: with one
+shared listening socket they often went 8/0; eventsite.gunicorn_conf now sets reuse_port).
 Then (optionally) the table is grown to --grown-rows events and batched ingest is re-measured.
 Prints figures only; asserts nothing.
 """
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -35,7 +37,17 @@ from urllib.parse import urlparse
 
 import orjson
 
-from bench.common import DEFAULT_DB_URL, bench_env, gunicorn, manage, recreate_database, row, wrk
+from bench.common import (
+    DEFAULT_DB_URL,
+    bench_env,
+    connections_by_worker,
+    gunicorn,
+    manage,
+    recreate_database,
+    row,
+    worker_pids,
+    wrk,
+)
 
 BATCH = 100
 
@@ -171,12 +183,29 @@ def repeated(runs: int, measure) -> dict:
     """measure() runs times: the best and the median requests/s, and the best run's latencies."""
     results = [measure() for _ in range(runs)]
     best = max(results, key=lambda result: result["rps"])
-    return {**best, "median_rps": statistics.median(result["rps"] for result in results)}
+    return {**best, "median_rps": statistics.median(result["rps"] for result in results),
+            "splits": [result.get("split", "") for result in results]}
 
 
-def measure_http(base: str, token: str, *, seconds: int, connections: int, runs: int) -> dict[str, dict]:
+def split_wrk(master: int, port: int):
+    """wrk, also telling how the gunicorn workers split its keep-alive connections (e.g. "5/3",
+    busiest first), counted one second into the run."""
+    def run(url: str, **kwargs) -> dict:
+        result: dict = {}
+        load = threading.Thread(target=lambda: result.update(wrk(url, **kwargs)))
+        load.start()
+        time.sleep(1)
+        held = sorted(connections_by_worker(port, worker_pids(master)).values(), reverse=True)
+        load.join()
+        return {**result, "split": "/".join(map(str, held))}
+
+    return run
+
+
+def measure_http(base: str, token: str, *, seconds: int, connections: int, runs: int, master: int) -> dict[str, dict]:
     import requests
 
+    wrk = split_wrk(master, int(base.rsplit(":", 1)[1]))
     headers = {"X-KSense-Tok": token}
     batch_body = orjson.dumps([sample_event(i) for i in range(BATCH)])
     single_body = orjson.dumps(sample_event(7))
@@ -202,7 +231,8 @@ def measure_http(base: str, token: str, *, seconds: int, connections: int, runs:
 
 def latency(result: dict, per_request: int = 1) -> str:
     return (f"median run {result['median_rps'] * per_request:,.0f}/s, p50 {result['p50_ms']:.1f} ms, "
-            f"p99 {result['p99_ms']:.1f} ms, non-2xx {result['non_2xx']}")
+            f"p99 {result['p99_ms']:.1f} ms, non-2xx {result['non_2xx']}, "
+            f"connections per worker {' '.join(result['splits'])}")
 
 
 def main() -> None:
@@ -246,8 +276,9 @@ def main() -> None:
 
     print(f"eventsite: gunicorn {args.workers} workers x {args.threads} threads, wrk {args.connections} connections, "
           f"{args.runs} x {args.seconds}s per figure:")
-    with gunicorn(args.database_url, workers=args.workers, threads=args.threads) as (base, _process):
-        empty = measure_http(base, token, seconds=args.seconds, connections=args.connections, runs=args.runs)
+    with gunicorn(args.database_url, workers=args.workers, threads=args.threads) as (base, process):
+        empty = measure_http(base, token, seconds=args.seconds, connections=args.connections, runs=args.runs,
+                             master=process.pid)
     row("GET /service/version (no I/O): requests/s", f"{empty['version']['rps']:,.0f}", latency(empty["version"]))
     row("trivial Django POST view: requests/s", f"{empty['trivial']['rps']:,.0f}", latency(empty["trivial"]))
     row("post_event, single events: requests/s", f"{empty['single']['rps']:,.0f}", latency(empty["single"]))

@@ -67,8 +67,6 @@ _COPY_COLUMNS = (
     "payload",
 )
 COPY_SQL = f"COPY {Event._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
-# COPY's text format: backslash, tab, newline and carriage return must be escaped.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _REPLACE_ATTEMPTS = 3
 STORE_UNAVAILABLE = "The event store is unavailable; nothing was stored, retry shortly"
 # Small batches without client ids go in as one INSERT statement, shared with the concurrent
@@ -219,8 +217,16 @@ def _last_of_each_event_id(rows: list[EventRow]) -> list[EventRow]:
     return [row for index, row in enumerate(rows) if row.event_id is None or last_index[row.event_id] == index]
 
 
+# COPY's text format: backslash, tab, newline and carriage return must be escaped. Chained
+# str.replace (each a C loop that returns the text untouched when there is nothing to replace) is
+# about four times faster than str.translate with a dict for a JSON payload (issue 16's profile).
+def copy_escape(text: str) -> str:
+    """text in COPY's text format: backslash first, so the escapes added after it stay single."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def _copy_text(value: str | None) -> str:
-    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+    return "\\N" if value is None else copy_escape(value)
 
 
 def copy_lines(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: datetime, rows: list[EventRow]) -> str:
@@ -235,7 +241,7 @@ def copy_lines(datasource_id: int, epoch: int, batch: uuid.UUID, received_at: da
         lines.append(
             f"{prefix}{_copy_text(row.event_id)}{middle}{sequence}\t{received}\t{row.timestamp.isoformat()}\t"
             f"{_copy_text(row.type)}\t{_copy_text(row.customer)}\t{_copy_text(row.product)}\t{users}\t"
-            f"{row.payload_json.decode().translate(_COPY_ESCAPES)}\n"
+            f"{copy_escape(row.payload_json.decode())}\n"
         )
     return "".join(lines)
 

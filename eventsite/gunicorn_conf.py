@@ -2,7 +2,7 @@
 
 import re
 
-from eventsite.lib.env import env_int, env_str
+from eventsite.lib.env import env_bool, env_int, env_str
 from eventsite.ops import multiproc
 
 # Before anything imports prometheus_client (the workers fork from this process).
@@ -13,6 +13,15 @@ workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
 threads = env_int("WEB_THREADS", 4, minimum=1)
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = env_int("WEB_TIMEOUT", 30, minimum=1)
+# Each worker accepts on a listening socket of its own (SO_REUSEPORT), and the kernel spreads new
+# connections over them by a hash of the client's address and port. With one shared socket, the
+# worker that wakes first accepts a whole burst of new connections, and keep-alive pins them there:
+# wrk's 8 connections went 8/0 in most runs, and a load balancer opening its keep-alive pool
+# to the backend is the same burst; one process then serves everything on one core (issue 16,
+# README Benchmarks). Without net.ipv4.tcp_migrate_req=1, connections still in a stopping worker's
+# own backlog are reset at a restart, and a second server started on the same port by mistake
+# shares it instead of failing: WEB_REUSE_PORT=false returns to the shared socket.
+reuse_port = env_bool("WEB_REUSE_PORT", True)
 accesslog = env_str("ACCESS_LOG", "-") or None
 # The request line goes through %(U)s (path only) plus a scrubbed query string, so tokens
 # passed as ?token= / ?tok= never reach the access log.

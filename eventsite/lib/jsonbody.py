@@ -18,7 +18,17 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 # orjson turns integers beyond 64 bits into floats without a word; a run of 19+ digits is
 # the only way such a number can appear, so only then do we scan for integer literals.
-_LONG_DIGIT_RUN = re.compile(rb"\d{19,}")
+# The test maps every ASCII digit to "0" and everything else to a space, then looks for 19 zeros:
+# the same answer as re.search(rb"\d{19,}"), at C speed (the regex took three times as long as
+# orjson's parse of an ordinary 100-event batch; issue 16's profile).
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def has_long_digit_run(body: bytes) -> bool:
+    """Whether body holds 19 or more ASCII digits in a row."""
+    return _NINETEEN_DIGITS in body.translate(_DIGITS_ONLY)
+
 # A JSON string (skipped whole) or an integer literal of 19+ digits: not part of a fraction or an
 # exponent, not followed by one. The scan runs on a body orjson has already parsed, so every quote it
 # meets opens a string. It replaced a second parse with Python's json, which has no depth limit of its
@@ -72,7 +82,7 @@ def parse_json(body: bytes) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"The body is not valid JSON: {exc}") from None
-    if _LONG_DIGIT_RUN.search(body):
+    if has_long_digit_run(body):
         for match in _STRING_OR_LONG_INTEGER.finditer(body):
             literal = match.group(1)
             # More than 19 digits is out of range whatever they say (int() refuses over 4,300).

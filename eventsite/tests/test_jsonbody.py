@@ -1,10 +1,13 @@
 import gzip
+import re
 import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eventsite.lib.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from eventsite.lib.jsonbody import check_json_value, decode_body, parse_json
+from eventsite.lib.jsonbody import check_json_value, decode_body, has_long_digit_run, parse_json
 
 
 def test_it_parses_plain_json():
@@ -76,3 +79,24 @@ def test_check_json_value_finds_nul_in_nested_keys_and_values():
         check_json_value({"a": [{"b\x00": 1}]}, max_depth=5, where="e")
     with pytest.raises(InvalidInput, match="deeper than 2"):
         check_json_value({"a": [[1]]}, max_depth=2, where="e")
+
+
+# has_long_digit_run replaced re.search(rb"\d{19,}", body) on the ingest hot path (issue 16): same answer.
+_REGEX_LONG_DIGIT_RUN = re.compile(rb"\d{19,}")
+_digit_heavy_bytes = st.lists(
+    st.one_of(st.sampled_from(list(b"0123456789")), st.integers(min_value=0, max_value=255)), max_size=80
+).map(bytes)
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"1" * 18, b"1" * 19, b"x" + b"9" * 19 + b"x", b"1" * 18 + b"." + b"1" * 18,
+    "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٠".encode(), b"\xff" * 19, b"0" * 10 + b"\x00" + b"0" * 10,
+])
+def test_the_long_digit_run_check_gives_the_regex_answer(body):
+    assert has_long_digit_run(body) is bool(_REGEX_LONG_DIGIT_RUN.search(body))
+
+
+@pytest.mark.properties
+@given(st.one_of(_digit_heavy_bytes, st.binary(max_size=200)))
+def test_the_long_digit_run_check_gives_the_regex_answer_for_any_bytes(body):
+    assert has_long_digit_run(body) is bool(_REGEX_LONG_DIGIT_RUN.search(body))
