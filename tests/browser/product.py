@@ -134,7 +134,8 @@ def live_product(*, log_dir: Path, postgres_url: str | None):
             for step in steps:
                 step.result()
         product.manage("createsuperuser", "--noinput", "--username", STAFF_USERNAME, "--email", "staff@example.com")
-        product.staff_api_token = product.manage("issue_personal_token", STAFF_USERNAME, "--label", "browser tests").strip()
+        product.staff_api_token = product.manage(
+            "issue_personal_token", STAFF_USERNAME, "--label", "browser tests").strip()
         server_env = {k: env[k] for k in ("SECRET_KEY", "EVENTSITE_VAR_DIR", "LOG_LEVEL")}
         with (
             live_gunicorn(database_url=database_url, log_dir=log_dir, **server_env) as (port, _gunicorn),
