@@ -402,6 +402,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Event collection compatible with kSense, Barchart and Jitsu clients.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs are public and the same for everyone: no authentication at all, so that a
+    # session the management API refuses (second factor not passed) does not make them 403 either.
+    "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -166,3 +166,9 @@ def test_the_schema_describes_the_personal_token_scheme(client, db):
     assert schema["components"]["securitySchemes"]["personalToken"]["scheme"] == "bearer"
     operation = schema["paths"]["/api/manage/datasources/"]["get"]
     assert {"personalToken": []} in operation["security"]
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/schema/?format=json"])
+def test_the_docs_and_schema_stay_public_to_a_session_without_the_second_factor(client, superuser, path):
+    client.force_login(superuser)
+    assert client.get(path).status_code == 200
