@@ -22,6 +22,7 @@ from reports.models import ReportJob
 from reports.purges import Actor, purge_dataset, purge_user
 from reports.services import report_job_run
 from tests.factories import make_datasource, make_token
+from tests.logins import console_login
 from tests.services import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -125,8 +126,7 @@ def test_every_statement_on_the_events_table_names_one_datasource(client, record
     datasource = make_datasource(slug="web")
     make_datasource(slug="other")  # with one datasource the admin drops its datasource filter as moot
     ingest = make_token(datasource=datasource, scope="ingest").raw
-    User.objects.create_superuser("ops", password="long-enough-pass-1")
-    client.login(username="ops", password="long-enough-pass-1")
+    console_login(client, User.objects.create_superuser("ops", password="long-enough-pass-1"))
     ksense = {"type": "pv", "user_id": {"email": "ann@example.com"}}
 
     def post(path, body, **headers):

@@ -10,6 +10,7 @@ from events.models import EpochReclaim, Event, PurgeAudit, Suppression
 from events.selectors import events_visible
 from reports.purges import purge_dataset_reclaim
 from tests.factories import make_datasource, make_token
+from tests.logins import console_login
 from tests.services import requires_postgres
 from tokens.tests.test_authentication import assert_not_in_database
 
@@ -161,7 +162,7 @@ def test_purge_dataset_hides_everything_at_once_then_reclaims(client, ingest_tok
     assert response.status_code == 200 and response.json() == {"status": "OK"}
     # Unreadable at once: selectors, management API, admin.
     assert list(events_visible().values_list("type", flat=True)) == ["other"]
-    client.force_login(admin_user)
+    console_login(client, admin_user)
     listed = client.get("/api/manage/events/?datasource=web").json()["results"]
     assert listed == []
     assert "other" in client.get("/admin/events/event/").content.decode()
