@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 from eventsite.lib.env import ConfigurationError, env_bool, env_choice, env_int, env_list, env_str
 from eventsite.lib.files import DIR_MODE, FILE_MODE, private_dir, private_file, secret_key_from
@@ -220,6 +221,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Ingest requests stop here: the middleware below serves browsers (sessions, CSRF, logins).
     "eventsite.http.fastpath.IngestFastPathMiddleware",
+    # Content-Security-Policy (CONTENT_SECURITY_POLICY below) on every response from here on.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -389,8 +392,10 @@ CELERY_TASK_ROUTES = {"reports.tasks.export_report": {"queue": EXPORTS_QUEUE}}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # First: its scheme (Bearer) is the one a 401 names in WWW-Authenticate.
+        "eventsite.http.manage.authentication.PersonalTokenAuthentication",
         "eventsite.http.manage.authentication.BasicAuthentication",
+        "eventsite.http.manage.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -406,6 +411,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Event collection compatible with kSense, Barchart and Jitsu clients.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs are public and the same for everyone: no authentication at all, so that a
+    # session the management API refuses (second factor not passed) does not make them 403 either.
+    "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -423,13 +431,40 @@ SPECTACULAR_SETTINGS = {
 # SECURE_HSTS_PRELOAD) rather than defaults of this one service.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 
+# Console sessions end after ADMIN_SESSION_IDLE_SECONDS without a request: each request saves the
+# session again, pushing its expiry (cookie and database row) that far ahead. A password change ends
+# the user's other sessions (Django's session auth hash; the console's change form keeps the changer's).
+ADMIN_SESSION_IDLE_SECONDS = env_int("ADMIN_SESSION_IDLE_SECONDS", 3600, minimum=60)
+SESSION_COOKIE_AGE = ADMIN_SESSION_IDLE_SECONDS
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 if _production:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# The console and the API docs (Swagger UI) run only scripts served by us, plus the inline scripts our
+# templates mark with the request's nonce ({{ request.csp_nonce }}): no inline event handlers, no eval.
+# Styles keep 'unsafe-inline': Django admin's templates and ours carry style="" attributes and <style>
+# blocks, and Swagger UI's page has one; a nonce cannot cover attributes, and injected CSS cannot run
+# code. The JSON APIs get the same header (harmless to them); the ingest fast path skips it with the
+# rest of the middleware.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        # Swagger UI's and the admin's icons are data: SVGs in their stylesheets.
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 # Tokens never reach logs: the handler scrubs ?token=/?tok= values and auth header values from
 # every message, and error reports hide the token-bearing request fields.

@@ -145,3 +145,5 @@ class TokenAdmin(admin.ModelAdmin):
                 self.log_change(request, token, "Revoked")
                 revoked += 1
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+
+import tokens.personal_admin  # noqa: E402,F401 - registers the personal API token admin (issue 15)

@@ -52,6 +52,8 @@ class Product:
     log_dir: Path
     staff_password: str = field(repr=False, default="")
     staff_secret: str = field(repr=False, default="")  # the staff user's authenticator, once enrolled
+    # The staff user's personal API token: a superuser must not use the management API with a password.
+    staff_api_token: str = field(repr=False, default="")
 
     def manage(self, *args: str, stdin: str | None = None) -> str:
         """Run a manage.py command against this product (its database, its settings); return stdout."""
@@ -74,9 +76,9 @@ class Product:
         return self.sql(query, params)[0][0]
 
     def api(self) -> requests.Session:
-        """The management API as the staff user (HTTP Basic)."""
+        """The management API as the staff user (its personal API token)."""
         session = requests.Session()
-        session.auth = (STAFF_USERNAME, self.staff_password)
+        session.headers["Authorization"] = f"Bearer {self.staff_api_token}"
         return session
 
     def create_superuser(self, username: str) -> None:
@@ -182,6 +184,8 @@ def live_product(*, log_dir: Path, postgres_url: str | None):
             for step in steps:
                 step.result()
         product.manage("createsuperuser", "--noinput", "--username", STAFF_USERNAME, "--email", "staff@example.com")
+        product.staff_api_token = product.manage(
+            "issue_personal_token", STAFF_USERNAME, "--label", "browser tests").strip()
         server_env = {k: env[k] for k in ("SECRET_KEY", "EVENTSITE_VAR_DIR", "LOG_LEVEL")}
         with (
             live_gunicorn(database_url=database_url, log_dir=log_dir, **server_env) as (port, _gunicorn),
