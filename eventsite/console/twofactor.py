@@ -38,6 +38,7 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from eventsite.audit.services import staff_action_record
 from eventsite.lib.access import second_factor_required
 
 PENDING_KEY = "console_2fa_pending"  # the user who passed the password step, waiting for the second
@@ -171,6 +172,7 @@ def backup_codes_regenerate(*, user) -> list[str]:
     while len(codes) < BACKUP_CODE_COUNT:
         codes.add(StaticToken.random_token())
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in sorted(codes)])
+    staff_action_record(action="2fa.backup_codes", target=user, detail={"device_id": device.pk, "count": len(codes)})
     return sorted(codes)
 
 

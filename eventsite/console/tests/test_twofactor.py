@@ -11,6 +11,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from eventsite.audit.models import StaffAction
 from eventsite.console.twofactor import BACKUP_CODE_COUNT, NEW_CODES_KEY, PENDING_KEY, backup_codes_regenerate
 from eventsite.lib import access
 from tests.logins import code_for_secret, console_login, secret_on_page, totp_code
@@ -298,6 +299,8 @@ def test_a_verified_user_makes_new_backup_codes_and_sees_them_once(client):
     assert set(re.findall(r"<li><code>([a-z2-7]+)</code></li>", shown)) == new
     assert client.get("/admin/twofactor/codes/").status_code == 302  # shown once
     assert NEW_CODES_KEY not in client.session
+    recorded = StaffAction.objects.filter(action="2fa.backup_codes").order_by("id").last()
+    assert (recorded.actor, recorded.via, recorded.detail["count"]) == (admin, "console", BACKUP_CODE_COUNT)
 
 
 def test_new_backup_codes_need_a_verified_session(client):
