@@ -289,3 +289,86 @@ def test_the_matrix_follows_the_roles_as_defined(db):
     assert ACTIONS["api: start a report"][1] == holders[START_REPORT]
     assert ACTIONS["api: download one's own report"][1] == holders[DOWNLOAD_REPORT]
     assert ACTIONS["api: view event payloads"][1] == holders[VIEW_EVENT_PAYLOAD]
+
+
+# --- What each role sees: no button, link or action for a right it does not hold. -----------------
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("role", ["operator", "privacy officer", "viewer", "superuser"])
+def test_the_datasource_and_token_pages_show_only_the_buttons_of_the_users_rights(world, role):
+    client = signed_in(world.user)
+    datasource = page(client, f"/admin/events/datasource/{world.datasource.pk}/change/")
+    may_purge, may_manage = role in (PRIVACY, SUPER), role in (OPS, SUPER)
+    assert ('id="purge-user"' in datasource, 'id="purge-dataset"' in datasource) == (may_purge, may_purge)
+    assert ('name="retention_days"' in datasource) is may_manage
+    if role == PRIVACY:
+        assert client.get("/admin/tokens/token/").status_code == 403  # no view_token
+        return
+    token = page(client, f"/admin/tokens/token/{world.token.pk}/change/")
+    tokens = page(client, "/admin/tokens/token/")
+    assert ('id="revoke-token"' in token) is may_manage
+    assert ('value="revoke_tokens"' in tokens, "/admin/tokens/token/add/" in tokens) == (may_manage, may_manage)
+
+
+@pytest.mark.parametrize("role", ["privacy officer", "viewer"])
+def test_only_a_privacy_officer_is_offered_the_lift_action(world, role):
+    suppressions = page(signed_in(world.user), "/admin/events/suppression/")
+    assert ('value="lift_suppressions"' in suppressions) is (role == PRIVACY)
+
+
+@pytest.mark.parametrize("role", ["report staff", "viewer", "superuser"])
+def test_the_report_list_offers_start_and_download_only_with_those_rights(world, role):
+    jobs = page(signed_in(world.user), "/admin/reports/reportjob/")
+    own, other = (f"/admin/reports/reportjob/{job.pk}/download/" for job in (world.own_job, world.other_job))
+    assert ('id="start-report"' in jobs) is (role != "viewer")
+    assert (own in jobs, other in jobs) == {"report staff": (True, False), "viewer": (False, False),
+                                            "superuser": (True, True)}[role]
+    # Report staff see only their own jobs; viewers see every job, without a download link.
+    assert (str(world.other_job.pk)[:8] in jobs) is (role != "report staff")
+
+
+@pytest.mark.parametrize("role", ["operator", "privacy officer"])
+def test_events_are_searched_by_user_id_only_with_the_right_to_see_user_ids(world, role):
+    client = signed_in(world.user)
+    assert ('value="email"' in page(client, "/admin/events/event/")) is (role == PRIVACY)
+    found = page(client, "/admin/events/event/?kind=email&q=ann@example.com")
+    if role == PRIVACY:
+        assert f"/admin/events/event/{world.event.pk}/change/" in found
+    else:
+        assert 'id="search-error"' in found and "events.view_event_payload" in found
+        assert f"/admin/events/event/{world.event.pk}/change/" not in found
+
+
+def test_without_the_retention_right_a_datasource_change_keeps_the_retention(db, client):
+    # A user who may change datasources but not retention: the field is read-only, a forged value ignored.
+    from django.contrib.auth.models import Permission
+
+    user = make_staff("editor")
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_datasource", "change_datasource"]))
+    datasource = make_datasource(slug="web")
+    console_login(client, user)
+    form = page(client, f"/admin/events/datasource/{datasource.pk}/change/")
+    assert 'name="retention_days"' not in form and 'name="name"' in form
+    response = client.post(f"/admin/events/datasource/{datasource.pk}/change/",
+                           {"slug": "web", "name": "Renamed", "allowed_origins": "", "retention_days": "1"})
+    assert response.status_code == 302
+    datasource.refresh_from_db()
+    assert (datasource.name, datasource.retention_days) == ("Renamed", None)
+    assert client.post("/admin/events/datasource/add/", {"slug": "new", "name": "", "allowed_origins": "",
+                                                          "retention_days": "1"}).status_code == 403
+
+
+def test_an_operator_deletes_a_datasource_whose_tokens_are_revoked(db, client):
+    from tokens.services import token_revoke
+
+    datasource = make_datasource(slug="old")
+    token_revoke(token=make_token(datasource=datasource).token)
+    console_login(client, make_staff("ops", OPERATORS))
+    response = client.post(f"/admin/events/datasource/{datasource.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not DataSource.objects.filter(slug="old").exists() and Token.objects.count() == 0
