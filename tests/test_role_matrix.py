@@ -336,6 +336,9 @@ def test_the_report_list_offers_start_and_download_only_with_those_rights(world,
 def test_events_are_searched_by_user_id_only_with_the_right_to_see_user_ids(world, role):
     client = signed_in(world.user)
     assert ('value="email"' in page(client, "/admin/events/event/")) is (role == PRIVACY)
+    detail = page(client, f"/admin/events/event/{world.event.pk}/change/")
+    assert ("field-payload" in detail, "field-user_email" in detail) == (role == PRIVACY, role == PRIVACY)
+    assert "field-type" in detail
     found = page(client, "/admin/events/event/?kind=email&q=ann@example.com")
     if role == PRIVACY:
         assert f"/admin/events/event/{world.event.pk}/change/" in found
