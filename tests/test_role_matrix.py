@@ -7,6 +7,7 @@ refusal must change nothing: the whole guarded state (tokens, events, suppressio
 report jobs, purge audits) is compared before and after.
 """
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -375,3 +376,19 @@ def test_an_operator_deletes_a_datasource_whose_tokens_are_revoked(db, client):
     response = client.post(f"/admin/events/datasource/{datasource.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not DataSource.objects.filter(slug="old").exists() and Token.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["staff without a role", "viewer", "report staff"])
+def test_staff_on_the_barchart_report_api_need_the_same_rights(world, role, client):
+    # Staff may also use the Barchart report endpoints (HTTP Basic), acting for any customer.
+    credentials = base64.b64encode(f"{world.user.username}:long-enough-pass-1".encode()).decode()
+    headers = {"Authorization": f"Basic {credentials}"}
+    started = client.post("/reports", {"filter": {"customer": "TGAM", "product": "WATCHLIST"},
+                                       "output": {"delimiter": "|"}}, content_type="application/json", headers=headers)
+    own = client.get(f"/reports/{world.own_job.source}", headers=headers)
+    other = client.get(f"/reports/{world.other_job.source}", headers=headers)
+    may = role == REPORTS
+    assert (started.status_code, own.status_code, other.status_code) == ((200, 200, 403) if may else (403, 403, 403))
+    assert ReportJob.objects.count() == (3 if may else 2)
+    if may:
+        assert "/exports/" in own.json()["link"]
