@@ -10,10 +10,20 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 
 from events.catalog import catalog_import_text
-from events.models import CatalogCode, CatalogEventType, DataSource, Event, PurgeAudit, RetentionRun, Suppression
+from events.models import (
+    IDENTITY_TYPES,
+    CatalogCode,
+    CatalogEventType,
+    DataSource,
+    Event,
+    PurgeAudit,
+    RetentionRun,
+    Suppression,
+)
 from events.selectors import SEARCH_KINDS, events_count, events_search, events_visible
 from events.services import suppression_lift
-from eventsite.lib.admin import ReadOnlyAdmin
+from eventsite.lib.access import CHANGE_RETENTION, LIFT_SUPPRESSION, VIEW_EVENT_PAYLOAD
+from eventsite.lib.admin import ActionRightsAdmin, ReadOnlyAdmin
 from eventsite.lib.errors import DomainError, InvalidInput
 from eventsite.lib.replica import replica_reads
 
@@ -26,6 +36,12 @@ class DataSourceAdmin(admin.ModelAdmin):
     fields = ["slug", "name", "accepts_unauthenticated_events", "allowed_origins", "retention_days", "created_at"]
     readonly_fields = ["created_at"]
     actions = None
+
+    def get_readonly_fields(self, request, obj=None):
+        # Retention deletes events: its own right, beyond changing a datasource (issue 15).
+        if request.user.has_perm(CHANGE_RETENTION):
+            return [*super().get_readonly_fields(request, obj)]
+        return [*super().get_readonly_fields(request, obj), "retention_days"]
 
     def has_delete_permission(self, request, obj=None):
         # A datasource goes only once its events are purged and reclaimed (a bare delete of
@@ -48,6 +64,10 @@ class CatalogEventTypeAdmin(admin.ModelAdmin):
     search_fields = ["code", "description"]
     list_select_related = ["datasource"]
     change_list_template = "admin/events/catalogeventtype/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        can_upload = self.has_add_permission(request) and self.has_delete_permission(request)
+        return super().changelist_view(request, {**(extra_context or {}), "can_upload": can_upload})
 
     def get_urls(self):
         return [
@@ -106,7 +126,7 @@ class RetentionRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(ReadOnlyAdmin):
+class SuppressionAdmin(ActionRightsAdmin, ReadOnlyAdmin):
     list_display = ["datasource", "kind", "short_digest", "created_at", "events_dropped", "lifted_at"]
     list_filter = ["datasource", "kind", ("lifted_at", admin.EmptyFieldListFilter)]
     list_select_related = ["datasource"]
@@ -118,7 +138,10 @@ class SuppressionAdmin(ReadOnlyAdmin):
 
     # Suppressions come from a purge with suppress=1; the lift action is the only change.
 
-    @admin.action(description="Lift selected suppressions (accept the users' events again)", permissions=["view"])
+    def has_lift_permission(self, request):
+        return request.user.has_perm(LIFT_SUPPRESSION)
+
+    @admin.action(description="Lift selected suppressions (accept the users' events again)", permissions=["lift"])
     def lift_suppressions(self, request, queryset):
         lifted = 0
         for suppression in queryset.filter(lifted_at=None):
@@ -143,6 +166,10 @@ class EventChangeList(ChangeList):
         get = request.GET
         self.search_error = ""
         try:
+            by_user_id = get.get("kind") in IDENTITY_TYPES and get.get("q", "").strip()
+            if by_user_id and not request.user.has_perm(VIEW_EVENT_PAYLOAD):
+                raise InvalidInput("Searching by user identifiers needs the right to see them "
+                                   f"({VIEW_EVENT_PAYLOAD}).")
             if get.get("q", "").strip():
                 events = events_search(events=events, kind=get.get("kind", "event"), value=get["q"])
             for name, lookup in (("since", "timestamp__gte"), ("until", "timestamp__lt")):
@@ -193,6 +220,9 @@ class EventChangeList(ChangeList):
         return "?" + params.urlencode()
 
 
+# The Event fields shown only with VIEW_EVENT_PAYLOAD.
+PERSONAL_FIELDS = ("payload", *(f"user_{kind}" for kind in IDENTITY_TYPES))
+
 EVENT_LIST_PARAMS = ("q", "kind", "type", "customer", "product", "since", "until", "before", "after")
 
 
@@ -225,8 +255,22 @@ class EventAdmin(ReadOnlyAdmin):
     def get_changelist(self, request, **kwargs):
         return EventChangeList
 
+    @staticmethod
+    def search_kinds(request) -> tuple[str, ...]:
+        # Payloads and user identifiers may hold personal data: without the right, a user id is not
+        # even a search key (a hit would confirm that the person sent events).
+        if request.user.has_perm(VIEW_EVENT_PAYLOAD):
+            return SEARCH_KINDS
+        return tuple(kind for kind in SEARCH_KINDS if kind not in IDENTITY_TYPES)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm(VIEW_EVENT_PAYLOAD):
+            return fields
+        return [name for name in fields if name not in PERSONAL_FIELDS]
+
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "search_kinds": SEARCH_KINDS,
+        extra_context = {**(extra_context or {}), "search_kinds": self.search_kinds(request),
                          "search_values": {name: request.GET.get(name, "") for name in EVENT_LIST_PARAMS}}
         if request.method != "GET":
             return super().changelist_view(request, extra_context)

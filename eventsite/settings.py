@@ -397,7 +397,7 @@ REST_FRAMEWORK = {
         "eventsite.http.manage.authentication.BasicAuthentication",
         "eventsite.http.manage.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PERMISSION_CLASSES": ["eventsite.http.manage.permissions.StaffModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["eventsite.http.manage.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "eventsite.http.manage.drf.exception_handler",

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import Value
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
@@ -9,11 +11,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from eventsite.lib.access import DOWNLOAD_REPORT, START_REPORT
 from eventsite.lib.admin import ReadOnlyAdmin
 from eventsite.lib.errors import DomainError
 from reports.models import ReportJob, ReportUser
-from reports.principals import ReportPrincipal
-from reports.selectors import report_catalog_codes
+from reports.principals import ReportPrincipal, report_job_downloadable
+from reports.selectors import report_catalog_codes, report_jobs_for_staff
 from reports.services import ReportRequest, report_job_create, report_link_issue
 
 
@@ -147,11 +150,19 @@ class ReportJobAdmin(ReadOnlyAdmin):
         if obj.file_delete_pending:
             return "deletion pending"  # a GDPR deletion storage has not confirmed: the sweep retries it
         if obj.status == ReportJob.Status.COMPLETE and obj.file_deleted_at is None:
+            if not obj.may_download:
+                return "ready"
             return format_html('<a class="button" href="{}">Download</a>',
                                reverse("admin:reports_reportjob_download", args=[obj.pk]))
         return "deleted" if obj.file_deleted_at else ""
 
     # Read-only: reports start from the form below, which calls the service.
+
+    def get_queryset(self, request):
+        # Without VIEW_ALL_REPORTS, one's own jobs only (list, job pages and their links): so each
+        # listed job may be downloaded exactly when the user holds DOWNLOAD_REPORT.
+        may_download = request.user.has_perm(DOWNLOAD_REPORT)
+        return report_jobs_for_staff(user=request.user).annotate(may_download=Value(may_download))
 
     def get_urls(self):
         return [
@@ -162,7 +173,8 @@ class ReportJobAdmin(ReadOnlyAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "start_url": reverse("admin:reports_reportjob_start")}
+        extra_context = {**(extra_context or {}), "start_url": reverse("admin:reports_reportjob_start")
+                         if request.user.has_perm(START_REPORT) else ""}
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:
@@ -172,6 +184,8 @@ class ReportJobAdmin(ReadOnlyAdmin):
         return response
 
     def start_view(self, request):
+        if not request.user.has_perm(START_REPORT):
+            raise PermissionDenied
         form = ReportStartForm(request.POST or None, catalog=report_catalog_codes())
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -196,6 +210,8 @@ class ReportJobAdmin(ReadOnlyAdmin):
         job = ReportJob.objects.filter(pk=job_id).first()
         if job is None:
             raise Http404
+        if not report_job_downloadable(job=job, user=request.user):
+            raise PermissionDenied
         try:
             link = report_link_issue(job=job, base_url=request.build_absolute_uri("/"))
         except DomainError as error:

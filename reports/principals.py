@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from eventsite.lib.access import DOWNLOAD_REPORT, START_REPORT, VIEW_ALL_REPORTS
 from eventsite.lib.errors import AuthenticationFailed, PermissionDenied
-from reports.models import ReportUser
+from reports.models import ReportJob, ReportUser
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,26 @@ class ReportPrincipal:
     def check_customer(self, customer: str) -> None:
         if self.customer is not None and self.customer != customer:
             raise PermissionDenied(f"This user may only report on customer {self.customer!r}")
+
+    def check_start(self) -> None:
+        """Staff start reports with START_REPORT only; a report user may, for its own customer."""
+        if self.customer is None and not self.user.has_perm(START_REPORT):
+            raise PermissionDenied(f"Starting a report needs the permission {START_REPORT}")
+
+    def check_download(self, job: ReportJob) -> None:
+        """Staff download with DOWNLOAD_REPORT, their own jobs only unless they hold VIEW_ALL_REPORTS;
+        a report user downloads its customer's jobs (report_job_get finds no other)."""
+        if self.customer is None and not report_job_downloadable(job=job, user=self.user):
+            raise PermissionDenied(f"Downloading this report needs the permission {DOWNLOAD_REPORT}"
+                                   + ("" if job.requested_by_id == self.user.pk else f" and {VIEW_ALL_REPORTS}"))
+
+
+def report_job_downloadable(*, job: ReportJob, user: AbstractBaseUser) -> bool:
+    """Whether staff `user` may download `job`'s file: DOWNLOAD_REPORT, and the job is theirs or
+    they hold VIEW_ALL_REPORTS."""
+    if not user.has_perm(DOWNLOAD_REPORT):
+        return False
+    return job.requested_by_id == user.pk or user.has_perm(VIEW_ALL_REPORTS)
 
 
 def report_principal_for(*, user: AbstractBaseUser) -> ReportPrincipal:

@@ -3,7 +3,11 @@
 import uuid
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
 from events.models import CatalogCode, CatalogEventType
+from eventsite.lib.access import VIEW_ALL_REPORTS
 from reports.exceptions import ReportJobNotFound
 from reports.models import ReportJob
 from reports.principals import ReportPrincipal
@@ -23,6 +27,13 @@ def report_job_get(*, source: str, principal: ReportPrincipal | None = None) -> 
     if job is None or (principal is not None and principal.customer not in (None, job.customer)):
         raise ReportJobNotFound(f"No report job {source!r}")
     return job
+
+
+def report_jobs_for_staff(*, user: AbstractBaseUser) -> QuerySet[ReportJob]:
+    """The jobs a staff user sees in the console and the management API: every job with
+    VIEW_ALL_REPORTS, otherwise the ones they started."""
+    jobs = ReportJob.objects.all()
+    return jobs if user.has_perm(VIEW_ALL_REPORTS) else jobs.filter(requested_by=user.pk)
 
 
 def report_status(job: ReportJob) -> dict:

@@ -119,6 +119,7 @@ def report_job_create(*, principal: ReportPrincipal, request: ReportRequest) -> 
     is down the job is marked FAILED at once and the caller gets a 503: no job stays RUNNING
     without a worker to run it.
     """
+    principal.check_start()
     problems = _report_request_problems(request)
     if problems:
         raise InvalidInput("The report request cannot be interpreted", details=problems)

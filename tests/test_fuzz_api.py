@@ -16,7 +16,6 @@ from collections import Counter
 import pytest
 import requests
 import schemathesis
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -29,6 +28,8 @@ from schemathesis.specs.openapi.checks import (
 
 import bench.soak
 from bench.soak import live_gunicorn
+from eventsite.lib.access import ROLES
+from tests.factories import make_staff
 from tests.live import live_database_url, print_figures
 from tests.services import requires_postgres
 
@@ -97,7 +98,8 @@ def _provision(monkeypatch) -> dict:
         tokens[scope] = out.getvalue().strip()
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     call_command("create_report_user", "fuzzreport", "--customer", "TGAM", "--password-stdin", stderr=io.StringIO())
-    get_user_model().objects.create_user("fuzzstaff", password=PASSWORD, is_staff=True)
+    # Every role: the fuzzer reaches each management operation's handler, not only its 403.
+    make_staff("fuzzstaff", *ROLES, password=PASSWORD)
     return {
         "ingest": tokens["ingest"],
         "purge": tokens["purge"],

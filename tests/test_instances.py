@@ -15,12 +15,12 @@ import uuid
 
 import orjson
 import pytest
-from django.contrib.auth.models import User
 
 from bench.soak import live_gunicorn, soak
 from events.identities import identity_digest
 from events.models import Event
-from tests.factories import make_datasource, make_token
+from eventsite.lib.access import OPERATORS
+from tests.factories import make_datasource, make_staff, make_token
 from tests.live import live_database_url, print_figures, stored_event_ids
 from tests.services import requires_postgres, requires_redis
 
@@ -60,7 +60,7 @@ def post_event(port: int, token: str, event: dict) -> int:
 
 
 def staff_headers() -> dict:
-    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    make_staff("ops", OPERATORS)  # revokes tokens, lists events
     return {"Authorization": "Basic " + base64.b64encode(b"ops:long-enough-pass-1").decode()}
 
 

@@ -6,6 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from eventsite.lib.access import ISSUE_TOKEN, REVOKE_TOKEN
+from eventsite.lib.admin import ActionRightsAdmin
 from tokens.models import Token
 from tokens.services import token_issue, token_revoke
 
@@ -39,7 +41,10 @@ class TokenStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Token)
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(ActionRightsAdmin):
+    """Tokens are issued (ISSUE_TOKEN: the raw value is shown once) and revoked (REVOKE_TOKEN), never
+    edited beyond their label (change_token) nor deleted unless revoked (delete_token)."""
+
     list_display = ["hint", "datasource", "scope", "label", "created_at", "expires_at", "revoked_at", "last_used_at"]
     list_filter = [TokenStatusFilter, "scope", "datasource"]
     list_select_related = ["datasource"]
@@ -61,6 +66,17 @@ class TokenAdmin(admin.ModelAdmin):
         if obj is None:
             return ["datasource", "scope", "label", "expires_at"]
         return ["datasource", "scope", "label", "hint", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        # Adding a token is issuing one: the right to hand out a credential, not add_token.
+        return request.user.has_perm(ISSUE_TOKEN)
+
+    def has_revoke_permission(self, request, obj=None):
+        return request.user.has_perm(REVOKE_TOKEN)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_revoke": self.has_revoke_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_delete_permission(self, request, obj=None):
         # Never a bulk delete; a revoked token may go (with its datasource, for instance).
@@ -97,9 +113,9 @@ class TokenAdmin(admin.ModelAdmin):
         return redirect("admin:tokens_token_issued", obj.pk)
 
     def issued_view(self, request, object_id):
-        token = get_object_or_404(Token.objects.select_related("datasource"), pk=object_id)
-        if not self.has_view_permission(request, token):
+        if not self.has_add_permission(request):
             raise PermissionDenied
+        token = get_object_or_404(Token.objects.select_related("datasource"), pk=object_id)
         pending = request.session.get(ISSUED_SESSION_KEY, {})
         raw = pending.pop(str(token.pk), None)
         if raw is not None:
@@ -110,6 +126,7 @@ class TokenAdmin(admin.ModelAdmin):
             "original": token,
             "token": token,
             "raw_token": raw,
+            "can_revoke": self.has_revoke_permission(request, token),
             "title": "Token issued",
         }
         response = TemplateResponse(request, "admin/tokens/token/issued.html", context)
@@ -118,9 +135,9 @@ class TokenAdmin(admin.ModelAdmin):
         return response
 
     def revoke_view(self, request, object_id):
-        token = get_object_or_404(Token.objects.select_related("datasource"), pk=object_id)
-        if not self.has_change_permission(request, token):
+        if not self.has_revoke_permission(request):
             raise PermissionDenied
+        token = get_object_or_404(Token.objects.select_related("datasource"), pk=object_id)
         if request.method == "POST":
             if token.revoked_at is None:
                 token_revoke(token=token)
@@ -136,7 +153,7 @@ class TokenAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/tokens/token/revoke.html", context)
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke_tokens(self, request, queryset):
         revoked = 0
         for token in queryset:

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from events.models import DataSource, Event
-from tests.factories import make_datasource, make_token
+from eventsite.lib.access import OPERATORS, PRIVACY_OFFICERS, VIEWERS
+from tests.factories import make_datasource, make_staff, make_token
 from tests.logins import console_login
 from tokens.models import Token
 from tokens.tests.test_authentication import assert_not_in_database
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(client):
-    user = User.objects.create_user("staff", password="s3cret-pass", is_staff=True)
+    # Datasources and tokens (Operators), events with their payloads (Privacy officers).
+    user = make_staff("staff", OPERATORS, PRIVACY_OFFICERS, password="s3cret-pass")
     console_login(client, user)
     return client
 
@@ -42,7 +44,7 @@ def test_non_staff_users_are_refused(client, datasource):
 
 
 def test_staff_can_use_basic_auth(client, datasource):
-    User.objects.create_user("ops", password="s3cret-pass", is_staff=True)
+    make_staff("ops", VIEWERS, password="s3cret-pass")
     credentials = base64.b64encode(b"ops:s3cret-pass").decode()
     response = client.get("/api/manage/datasources/", headers={"Authorization": f"Basic {credentials}"})
     assert response.status_code == 200

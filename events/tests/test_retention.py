@@ -15,10 +15,11 @@ from events.models import DataSource, Event, RetentionRun
 from events.selectors import events_filter, events_visible
 from events.services import events_apply_retention
 from eventsite.celery import app
+from eventsite.lib.access import OPERATORS
 from reports.models import ReportJob
 from reports.storage import local_path
 from reports.tests.conftest import eager_celery, tgam_user  # noqa: F401 - fixtures
-from tests.factories import make_datasource, make_token
+from tests.factories import make_datasource, make_staff, make_token
 from tests.logins import console_login
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +111,7 @@ def test_the_scheduled_task_applies_retention(two_sources):
 
 
 def test_retention_is_set_through_the_management_api(client, datasource):
-    console_login(client, User.objects.create_user("staff", password="s3cret-pass", is_staff=True))
+    console_login(client, make_staff("staff", OPERATORS))
     response = client.patch("/api/manage/datasources/web/", {"retention_days": 90}, content_type="application/json")
     assert response.status_code == 200 and response.json()["retention_days"] == 90
     datasource.refresh_from_db()

@@ -23,6 +23,7 @@ from events.admin import DataSourceAdmin
 from events.identities import identity_digest
 from events.models import IDENTITY_TYPES, DataSource, EpochReclaim, Event, Suppression
 from events.selectors import events_count, events_of_datasource
+from eventsite.lib.access import PURGE_DATASOURCE, PURGE_USER
 from eventsite.lib.errors import DomainError, InvalidInput
 from reports.purges import Actor, purge_dataset, purge_user, purge_user_preview
 from tokens.models import Token
@@ -61,7 +62,13 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         datasource = self.get_object(request, object_id)
         frozen = datasource is not None and "slug" in self.get_readonly_fields(request, datasource)
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "slug_frozen": frozen})
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "slug_frozen": frozen,
+                                                                  **self._purge_rights(request)})
+
+    @staticmethod
+    def _purge_rights(request) -> dict:
+        return {"can_purge_user": request.user.has_perm(PURGE_USER),
+                "can_purge_dataset": request.user.has_perm(PURGE_DATASOURCE)}
 
     def has_delete_permission(self, request, obj=None):
         # The delete page itself says what still blocks a delete (see delete_view).
@@ -71,7 +78,7 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
         datasource = get_object_or_404(DataSource, pk=object_id)
         if not self.has_delete_permission(request, datasource):
             raise PermissionDenied
-        blockers = _delete_blockers(datasource)
+        blockers = _delete_blockers(datasource, can_purge=request.user.has_perm(PURGE_DATASOURCE))
         if blockers:
             context = self._context(request, datasource, f"{datasource.slug} cannot be deleted yet",
                                     blockers=blockers)
@@ -85,6 +92,9 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
         model_count.pop(EpochReclaim._meta.verbose_name_plural, None)
         # Suppressions are read-only in their own admin but belong to the datasource: they go with it.
         perms_needed.discard(Suppression._meta.verbose_name)
+        # So do its tokens: a delete waits until every one is revoked (_delete_blockers), and an
+        # operator who may delete a datasource holds no right to delete tokens one by one.
+        perms_needed.discard(Token._meta.verbose_name)
         return _without(to_delete, hidden), model_count, perms_needed, protected
 
     def get_urls(self):
@@ -101,9 +111,9 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
                 "datasource": datasource, "title": title, **extra}
 
     def purge_user_view(self, request, object_id):
-        datasource = get_object_or_404(DataSource, pk=object_id)
-        if not self.has_change_permission(request, datasource):
+        if not request.user.has_perm(PURGE_USER):
             raise PermissionDenied
+        datasource = get_object_or_404(DataSource, pk=object_id)
         if request.method == "POST" and "confirmation" in request.POST:
             return self._purge_user_confirmed(request, datasource)
         form = PurgeUserForm(request.POST or None)
@@ -152,9 +162,9 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
         return redirect("admin:events_datasource_purge_user", datasource.pk)
 
     def purge_dataset_view(self, request, object_id):
-        datasource = get_object_or_404(DataSource, pk=object_id)
-        if not self.has_change_permission(request, datasource):
+        if not request.user.has_perm(PURGE_DATASOURCE):
             raise PermissionDenied
+        datasource = get_object_or_404(DataSource, pk=object_id)
         # A POST without a confirmation (an old form, a script) gets the dry run, like a GET.
         if request.method == "POST" and "confirmation" in request.POST:
             try:
@@ -184,7 +194,7 @@ class DataSourceConsoleAdmin(DataSourceAdmin):
         return TemplateResponse(request, "admin/events/datasource/purge_dataset.html", context)
 
 
-def _delete_blockers(datasource: DataSource) -> list[dict]:
+def _delete_blockers(datasource: DataSource, *, can_purge: bool) -> list[dict]:
     """What must happen before a datasource can go, each with where to do it."""
     blockers = []
     active = Token.objects.filter(datasource=datasource, revoked_at=None).count()
@@ -195,9 +205,10 @@ def _delete_blockers(datasource: DataSource) -> list[dict]:
     visible = events_of_datasource(datasource=datasource).exists()
     if visible:
         blockers.append({"text": "It still has events. Purge them (audited; the rows are reclaimed in the "
-                                 "background), then come back.",
-                         "link": reverse("admin:events_datasource_purge_dataset", args=[datasource.pk]),
-                         "label": "Purge all events"})
+                                 "background), then come back." if can_purge else
+                                 "It still has events: a privacy officer must purge them first.",
+                         "link": reverse("admin:events_datasource_purge_dataset", args=[datasource.pk])
+                         if can_purge else "", "label": "Purge all events"})
     elif Event.objects.filter(datasource=datasource).exists():
         blockers.append({"text": "Its purged events are still being reclaimed in the background; try again in a "
                                  "few minutes.", "link": "", "label": ""})

@@ -380,7 +380,7 @@ MANAGE_ERROR = {
 MANAGE_ERROR_CODES = {
     "400": "Invalid input.",
     "401": "Bad credentials.",
-    "403": "Not staff, or not authenticated.",
+    "403": "Not staff, not authenticated, or without the Django permission the operation needs.",
     "404": "Not found.",
     "405": "Method not allowed.",
     "415": "The body is not JSON.",

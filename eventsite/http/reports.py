@@ -81,11 +81,12 @@ def report_availability(request: HttpRequest, source: str):
 
 @api_view(methods=("GET",), render_error=barchart_error, operation=_job_operation(
     f"A download link for a {ReportJob.Status.COMPLETE.value} job.", Answer("The link.", ref("ReportLink")),
-    (401, 404, 405, 409, 429, 503), "barchart_report_link",
+    (401, 403, 404, 405, 409, 429, 503), "barchart_report_link",
 ))
 def report_link(request: HttpRequest, source: str):
     principal = report_user_authenticate(request)
     job = report_job_get(source=source, principal=principal)
+    principal.check_download(job)
     return json_response({"link": report_link_issue(job=job, base_url=request.build_absolute_uri("/"))})
 
 

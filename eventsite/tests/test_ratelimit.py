@@ -11,6 +11,8 @@ from django.contrib.auth.models import User
 from bench.soak import ROOT, live_gunicorn
 from events.models import Event
 from eventsite.http.auth import report_user_authenticate
+from eventsite.lib.access import VIEWERS
+from tests.factories import make_staff
 from tests.live import post_event
 
 URL = "/api/v2/events/post_event"
@@ -155,7 +157,7 @@ def test_management_basic_auth_is_limited_per_address_before_any_password_check(
     from axes.models import AccessAttempt
 
     settings.AUTH_FAILURE_LIMIT = 3
-    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    make_staff("ops", VIEWERS)
     statuses = [client.get("/api/manage/datasources/", **basic(f"nobody{i}", "x", "10.7.7.7")).status_code
                 for i in range(5)]
     assert all(status in (401, 403) for status in statuses[:3]) and statuses[3:] == [429, 429]
@@ -169,7 +171,7 @@ def test_management_basic_auth_is_limited_per_address_before_any_password_check(
 def test_basic_auth_failures_are_also_limited_per_username_across_addresses(client, settings):
     # Beside the per-address limit: rotating addresses still gets AUTH_FAILURE_LIMIT guesses a minute at a user.
     settings.AUTH_FAILURE_LIMIT = 3
-    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    make_staff("ops", VIEWERS)
     statuses = [client.get("/api/manage/datasources/", **basic("ops", "wrong", f"10.6.0.{i}")).status_code
                 for i in range(4)]
     assert all(status in (401, 403) for status in statuses[:3]) and statuses[3] == 429

@@ -5,14 +5,14 @@ filter is a 200 page or a 4xx; nothing else escapes (issue 11, "parsers proven t
 """
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventsite.http.reports import report_request_parse
+from eventsite.lib.access import VIEWERS
 from reports.services import ReportRequest, _report_request_problems
-from tests.factories import make_datasource
+from tests.factories import make_datasource, make_staff
 from tests.logins import console_login
 from tests.properties import outcome
 from tests.strategies import any_json, hostile_text, objects_with
@@ -66,7 +66,7 @@ event_filters = st.dictionaries(st.sampled_from(["datasource", "type", "since", 
 @pytest.fixture
 def staff(db):
     make_datasource(slug="web")
-    return User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    return make_staff("ops", VIEWERS)
 
 
 # The staff user and datasource (function-scoped) are read, never changed, by the examples.

@@ -7,7 +7,9 @@ from django.contrib.auth.models import User
 from moto.server import ThreadedMotoServer
 
 from eventsite.celery import app
+from eventsite.lib.access import REPORT_STAFF
 from reports.models import ReportUser
+from tests.factories import make_staff
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def tgam_user(db):
 
 @pytest.fixture
 def staff_basic(db):
-    User.objects.create_user("ops", password="long-enough-pass-1", is_staff=True)
+    make_staff("ops", REPORT_STAFF)  # starts reports and downloads its own
     return basic("ops", "long-enough-pass-1")
 
 

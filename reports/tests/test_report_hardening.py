@@ -72,7 +72,7 @@ def test_the_management_api_caps_running_reports_too(client, staff_basic, settin
 
 def test_management_lists_leave_types_out_and_the_detail_has_them(client, staff_basic):
     job = ReportJob.objects.create(customer="TGAM", product="W", types=[f"T{n}" for n in range(1000)],
-                                   status="COMPLETE")
+                                   status="COMPLETE", requested_by=User.objects.get(username="ops"))
     listed = client.get("/api/manage/reports/", headers=staff_basic)
     assert listed.status_code == 200
     row = listed.json()["results"][0]

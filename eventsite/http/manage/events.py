@@ -1,12 +1,15 @@
-"""Staff-only management API for datasources and events (DRF viewsets)."""
+"""Management API for datasources and events (DRF viewsets). Datasources need the model rights, and
+CHANGE_RETENTION to set a retention; events need view_event, and VIEW_EVENT_PAYLOAD for payloads."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 
 from events.models import DataSource, Event
 from events.selectors import datasource_get, events_filter
 from events.services import datasource_delete
+from eventsite.lib.access import CHANGE_RETENTION, VIEW_EVENT_PAYLOAD
 from eventsite.lib.replica import replica_reads
 
 
@@ -15,6 +18,14 @@ class DataSourceSerializer(serializers.ModelSerializer):
         model = DataSource
         fields = ["id", "slug", "name", "created_at", "retention_days"]
         read_only_fields = ["id", "created_at"]
+        extra_kwargs = {"retention_days": {"help_text": f"Days events are kept; setting it needs {CHANGE_RETENTION}."}}
+
+    def validate_retention_days(self, value):
+        # Retention deletes events: only its own right changes it (the same value again is no change).
+        current = self.instance.retention_days if self.instance is not None else None
+        if value != current and not self.context["request"].user.has_perm(CHANGE_RETENTION):
+            raise PermissionDenied(f"Changing the retention needs the permission {CHANGE_RETENTION}.")
+        return value
 
 
 class DataSourceViewSet(viewsets.ModelViewSet):
@@ -33,6 +44,15 @@ class EventSerializer(serializers.ModelSerializer):
         model = Event
         fields = ["id", "datasource", "event_id", "batch", "sequence", "received_at", "timestamp", "type",
                   "customer", "product", "payload"]
+        extra_kwargs = {"payload": {"help_text": f"Only for users holding {VIEW_EVENT_PAYLOAD} (it may hold "
+                                                 "personal data); absent otherwise.", "required": False}}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None and not request.user.has_perm(VIEW_EVENT_PAYLOAD):
+            fields.pop("payload")
+        return fields
 
 
 class EventCursorPagination(CursorPagination):
@@ -56,6 +76,7 @@ class EventFilterSerializer(serializers.Serializer):
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Events, newest first. Filters: ?datasource=SLUG&type=T&since=ISO&until=ISO."""
 
+    queryset = Event.objects.none()  # the model whose view permission reads need; get_queryset selects
     serializer_class = EventSerializer
     pagination_class = EventCursorPagination
 

@@ -1,15 +1,18 @@
-"""Staff-only management API for report jobs: list, retrieve, create, download link."""
+"""Management API for report jobs: list and read (view_reportjob; one's own jobs unless
+VIEW_ALL_REPORTS), create (START_REPORT), download link (DOWNLOAD_REPORT, own job unless VIEW_ALL_REPORTS)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from eventsite.http.manage.permissions import StaffModelPermissions
 from eventsite.http.reports import report_request_parse
+from eventsite.lib.access import DOWNLOAD_REPORT, START_REPORT, VIEW_ALL_REPORTS
 from reports.models import ReportJob
 from reports.principals import ReportPrincipal
-from reports.selectors import report_status
+from reports.selectors import report_jobs_for_staff, report_status
 from reports.services import report_job_create, report_link_issue
 
 
@@ -41,17 +44,29 @@ class ReportJobCreatedSerializer(ReportJobSerializer):
         read_only_fields = fields
 
 
+class OwnJobUnlessViewAll(permissions.BasePermission):
+    """A job of another staff user answers 403 without VIEW_ALL_REPORTS (the list leaves them out)."""
+
+    message = f"This is another user's report: seeing it needs the permission {VIEW_ALL_REPORTS}."
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return obj.requested_by_id == request.user.pk or request.user.has_perm(VIEW_ALL_REPORTS)
+
+
 class ReportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = ReportJob.objects.select_related("requested_by")
     serializer_class = ReportJobSerializer
+    permission_classes = [StaffModelPermissions, OwnJobUnlessViewAll]
+    action_permissions = {"create": [START_REPORT], "link": [DOWNLOAD_REPORT]}
 
     def get_serializer_class(self):
         return ReportJobListSerializer if self.action == "list" else ReportJobSerializer
 
     def get_queryset(self):
-        queryset = super().get_queryset()
-        # A list does not even read the types column.
-        return queryset.defer("types") if self.action == "list" else queryset
+        if self.action != "list":
+            return super().get_queryset()  # another user's job answers 403 (OwnJobUnlessViewAll), not 404
+        # A list does not even read the types column, and shows other users' jobs only with VIEW_ALL_REPORTS.
+        return report_jobs_for_staff(user=self.request.user).select_related("requested_by").defer("types")
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: ReportJobCreatedSerializer})
     def create(self, request):

@@ -1,4 +1,5 @@
-"""Staff-only management API for tokens: issue (raw value in the create answer only), list, revoke."""
+"""Management API for tokens: issue (ISSUE_TOKEN; raw value in the create answer only), list and
+read (view_token), revoke (REVOKE_TOKEN)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -6,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from events.models import DataSource
+from eventsite.lib.access import ISSUE_TOKEN, REVOKE_TOKEN
 from tokens.models import Scope, Token
 from tokens.services import token_issue, token_revoke
 
@@ -39,6 +41,7 @@ class IssuedTokenSerializer(TokenSerializer):
 class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Token.objects.select_related("datasource")
     serializer_class = TokenSerializer
+    action_permissions = {"create": [ISSUE_TOKEN], "revoke": [REVOKE_TOKEN]}
 
     @extend_schema(request=TokenIssueSerializer, responses={201: IssuedTokenSerializer})
     def create(self, request):
