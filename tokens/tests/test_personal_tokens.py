@@ -7,7 +7,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -31,7 +31,10 @@ LIST = "/admin/tokens/personaltoken/"
 
 @pytest.fixture
 def ann(db):
-    return User.objects.create_user("ann", password=PASSWORD, is_staff=True)
+    """Staff who may list datasources (a right that needs no second factor)."""
+    user = User.objects.create_user("ann", password=PASSWORD, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="events", codename="view_datasource"))
+    return user
 
 
 @pytest.fixture
