@@ -4,10 +4,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
 
 from eventsite.lib.access import ISSUE_TOKEN, REVOKE_TOKEN
-from eventsite.lib.admin import ActionRightsAdmin
+from eventsite.lib.admin import ActionRightsAdmin, CredentialStatusFilter
 from tokens.models import Token
 from tokens.services import token_issue, token_revoke
 
@@ -22,31 +21,13 @@ class TokenIssueForm(forms.ModelForm):
         fields = ["datasource", "scope", "label", "expires_at"]
 
 
-class TokenStatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "active":
-            return queryset.filter(revoked_at=None).exclude(expires_at__lte=now)
-        if self.value() == "revoked":
-            return queryset.exclude(revoked_at=None)
-        if self.value() == "expired":
-            return queryset.filter(revoked_at=None, expires_at__lte=now)
-        return queryset
-
-
 @admin.register(Token)
 class TokenAdmin(ActionRightsAdmin):
     """Tokens are issued (ISSUE_TOKEN: the raw value is shown once) and revoked (REVOKE_TOKEN), never
     edited beyond their label (change_token) nor deleted unless revoked (delete_token)."""
 
     list_display = ["hint", "datasource", "scope", "label", "created_at", "expires_at", "revoked_at", "last_used_at"]
-    list_filter = [TokenStatusFilter, "scope", "datasource"]
+    list_filter = [CredentialStatusFilter, "scope", "datasource"]
     list_select_related = ["datasource"]
     search_fields = ["hint", "label", "datasource__slug"]
     actions = ["revoke_tokens"]

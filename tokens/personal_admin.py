@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from eventsite.lib.admin import CredentialStatusFilter
 from eventsite.lib.errors import InvalidInput
 from tokens.models import PersonalToken
 from tokens.services import personal_token_issue, personal_token_revoke
@@ -33,24 +34,6 @@ class PersonalTokenIssueForm(forms.ModelForm):
         return expires_at
 
 
-class PersonalTokenStatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "active":
-            return queryset.filter(revoked_at=None).exclude(expires_at__lte=now)
-        if self.value() == "revoked":
-            return queryset.exclude(revoked_at=None)
-        if self.value() == "expired":
-            return queryset.filter(revoked_at=None, expires_at__lte=now)
-        return queryset
-
-
 def _is_staff(request) -> bool:
     return request.user.is_active and request.user.is_staff
 
@@ -61,7 +44,7 @@ def _may_revoke(request, token: PersonalToken) -> bool:
 
 class PersonalTokenAdmin(admin.ModelAdmin):
     list_display = ["hint", "user", "label", "created_at", "expires_at", "revoked_at", "last_used_at"]
-    list_filter = [PersonalTokenStatusFilter]
+    list_filter = [CredentialStatusFilter]
     list_select_related = ["user"]
     search_fields = ["hint", "label", "user__username"]
     actions = ["revoke_personal_tokens"]

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,3 +29,24 @@ class ActionRightsAdmin(admin.ModelAdmin):
         if name in declared and name not in self.get_actions(request):
             raise PermissionDenied
         return super().changelist_view(request, extra_context)
+
+
+class CredentialStatusFilter(admin.SimpleListFilter):
+    """Active / revoked / expired, for any credential with `revoked_at` and `expires_at` (ingest
+    tokens, personal API tokens)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(revoked_at=None).exclude(expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.exclude(revoked_at=None)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at=None, expires_at__lte=now)
+        return queryset

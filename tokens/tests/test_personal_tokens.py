@@ -190,3 +190,16 @@ def test_nobody_deletes_a_personal_token(client, root):
     console_login(client, root)
     assert client.post(f"{LIST}{token.pk}/delete/", {"post": "yes"}).status_code == 403
     assert PersonalToken.objects.filter(pk=token.pk).exists()
+
+
+def test_the_list_filters_tokens_by_status(client, ann):
+    active = personal_token_issue(user=ann, label="active-one").token
+    revoked = personal_token_revoke(token=personal_token_issue(user=ann, label="revoked-one").token)
+    expired = personal_token_issue(user=ann, label="expired-one").token
+    PersonalToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    console_login(client, ann)
+
+    for status, shown in [("active", active), ("revoked", revoked), ("expired", expired)]:
+        page = client.get(f"{LIST}?status={status}").content.decode()
+        labels = {label for label in ("active-one", "revoked-one", "expired-one") if label in page}
+        assert labels == {shown.label}, status
