@@ -10,7 +10,9 @@ from eventsite.console.models import RejectionHour
 from eventsite.console.rejections import flush_rejections
 from eventsite.console.rollup import ROLLUP_SETTLE_SECONDS, events_rollup
 from eventsite.console.tests.conftest import post_events
-from tests.factories import make_datasource, make_token
+from eventsite.lib.access import REPORT_STAFF, VIEWERS
+from tests.factories import make_datasource, make_staff, make_token
+from tests.logins import console_login
 from tokens.services import token_revoke
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +114,15 @@ def test_the_page_needs_no_query_on_the_events_table(admin_client, ingest_token,
     with CaptureQueriesContext(connection) as queries:
         assert admin_client.get("/admin/").status_code == 200
     assert not [q["sql"] for q in queries.captured_queries if "events_event" in q["sql"]]
+
+
+def test_a_datasource_links_to_its_page_only_for_those_who_may_open_it(client, ingest_token):
+    datasource = ingest_token.token.datasource
+    page = f'href="/admin/events/datasource/{datasource.pk}/change/"'
+    console_login(client, make_staff("reporter", REPORT_STAFF))
+    html = client.get("/admin/").content.decode()
+    assert 'data-datasource="web"' in html and page not in html
+    assert client.get(f"/admin/events/datasource/{datasource.pk}/change/").status_code == 403
+
+    console_login(client, make_staff("viewer", VIEWERS))
+    assert page in client.get("/admin/").content.decode()
