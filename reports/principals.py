@@ -28,6 +28,12 @@ class ReportPrincipal:
         if self.customer is None and not self.user.has_perm(START_REPORT):
             raise PermissionDenied(f"Starting a report needs the permission {START_REPORT}")
 
+    def check_view(self, job: ReportJob) -> None:
+        """Staff see the status of their own jobs, and of every job with VIEW_ALL_REPORTS; a report
+        user sees its customer's jobs (report_job_get finds no other)."""
+        if self.customer is None and job.requested_by_id != self.user.pk and not self.user.has_perm(VIEW_ALL_REPORTS):
+            raise PermissionDenied(f"Another user's report: seeing it needs the permission {VIEW_ALL_REPORTS}")
+
     def check_download(self, job: ReportJob) -> None:
         """Staff download with DOWNLOAD_REPORT, their own jobs only unless they hold VIEW_ALL_REPORTS;
         a report user downloads its customer's jobs (report_job_get finds no other)."""

@@ -392,3 +392,19 @@ def test_staff_on_the_barchart_report_api_need_the_same_rights(world, role, clie
     assert ReportJob.objects.count() == (3 if may else 2)
     if may:
         assert "/exports/" in own.json()["link"]
+    availability = [client.get(f"/reports/{job.source}/availability", headers=headers).status_code
+                    for job in (world.own_job, world.other_job)]
+    # Their own job's status, and another's only with VIEW_ALL_REPORTS (the viewer's).
+    assert availability == ([200, 200] if role == "viewer" else [200, 403])
+
+
+@pytest.mark.parametrize("role", ["superuser", "operator", "privacy officer"])
+def test_staff_whose_rights_need_a_second_factor_are_refused_basic_auth_on_reports(world, role, client):
+    credentials = base64.b64encode(f"{world.user.username}:long-enough-pass-1".encode()).decode()
+    headers = {"Authorization": f"Basic {credentials}"}
+    started = client.post("/reports", {"filter": {"customer": "TGAM", "product": "WATCHLIST"},
+                                       "output": {"delimiter": "|"}}, content_type="application/json", headers=headers)
+    seen = client.get(f"/reports/{world.other_job.source}/availability", headers=headers)
+    link = client.get(f"/reports/{world.other_job.source}", headers=headers)
+    assert (started.status_code, seen.status_code, link.status_code) == (401, 401, 401)
+    assert ReportJob.objects.count() == 2

@@ -12,6 +12,7 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
 from eventsite.http.ratelimit import check_auth_failures, note_auth_failure
+from eventsite.lib.access import second_factor_required
 from eventsite.lib.errors import AuthenticationFailed
 from reports.principals import ReportPrincipal, report_principal_for
 from tokens.authentication import token_authenticate
@@ -86,4 +87,11 @@ def report_user_authenticate(request: HttpRequest) -> ReportPrincipal:
     if user is None or not user.is_active:
         note_auth_failure(request, scope="basic", username=credentials[0])
         raise AuthenticationFailed("Unauthorized")
-    return report_principal_for(user=user)
+    principal = report_principal_for(user=user)
+    # Staff whose rights need a second factor: a password alone must not reach every customer's
+    # exports (the console asks them for the second factor; report users are bound to one customer).
+    if principal.customer is None and second_factor_required(user):
+        # Barchart clients see its fixed 401 body; the reason is for logs and other callers.
+        raise AuthenticationFailed("This staff user's rights need a second factor: "
+                                   "start and download reports in the console")
+    return principal

@@ -72,11 +72,13 @@ def create_report(request: HttpRequest):
 
 @api_view(methods=("GET",), render_error=barchart_error, operation=_job_operation(
     f"The job's status: {', '.join(ReportJob.Status.values)}.", Answer("The job.", ref("ReportStatus")),
-    (401, 404, 405, 429, 503), "barchart_report_availability",
+    (401, 403, 404, 405, 429, 503), "barchart_report_availability",
 ))
 def report_availability(request: HttpRequest, source: str):
     principal = report_user_authenticate(request)
-    return json_response(report_status(report_job_get(source=source, principal=principal)))
+    job = report_job_get(source=source, principal=principal)
+    principal.check_view(job)
+    return json_response(report_status(job))
 
 
 @api_view(methods=("GET",), render_error=barchart_error, operation=_job_operation(
