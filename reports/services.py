@@ -318,7 +318,7 @@ def _scope(epochs: dict[str, int], first_ms: int | None, last_ms: int | None) ->
 
 # A cell starting with one of these is run as a formula by spreadsheets (OWASP, CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_PATTERN = "^[=+\\-@\t\r]"  # the same, as a PostgreSQL regular expression
+FORMULA_PATTERN = "^([=+\\-@\t\r])"  # the same, as a PostgreSQL regular expression (the trigger captured)
 
 
 def csv_safe(value: str) -> str:
@@ -334,9 +334,10 @@ class _CsvSafe(Func):
     output_field = TextField()
 
     def as_sql(self, compiler, connection, **extra_context):
+        # One regexp_replace, so the cell's expression (a JSON extraction) is evaluated once: a
+        # CASE that tested and then concatenated evaluated it twice per cell.
         sql, params = compiler.compile(self.source_expressions[0])
-        return (f"(CASE WHEN {sql} ~ %s THEN '''' || {sql} ELSE {sql} END)",
-                (*params, FORMULA_PATTERN, *params, *params))
+        return f"regexp_replace({sql}, %s, %s)", (*params, FORMULA_PATTERN, "'\\1")
 
 
 class _LineFeedRows:
