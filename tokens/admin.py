@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from eventsite.lib.access import ISSUE_TOKEN, REVOKE_TOKEN
-from eventsite.lib.admin import ActionRightsAdmin, CredentialStatusFilter
+from eventsite.lib.admin import ActionRightsAdmin, CredentialStatusFilter, issued_keep, issued_pop
 from tokens.models import Token
 from tokens.services import token_issue, token_revoke
 
@@ -80,14 +80,8 @@ class TokenAdmin(ActionRightsAdmin):
             label=form.cleaned_data.get("label", ""),
             expires_at=form.cleaned_data.get("expires_at"),
         )
-        # The admin logs and redirects with `obj`: give it the issued row's values (its hint, so
-        # history reads "evs_AbCd… (ingest, web)").
-        for field in Token._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(issued.token, field.attname))
-        obj._state.adding = False
-        pending = request.session.get(ISSUED_SESSION_KEY, {})
-        pending[str(issued.token.pk)] = issued.raw
-        request.session[ISSUED_SESSION_KEY] = pending
+        # The history then names the token by its hint: "evs_AbCd… (ingest, web)".
+        issued_keep(request=request, obj=obj, issued_row=issued.token, raw=issued.raw, session_key=ISSUED_SESSION_KEY)
 
     def response_add(self, request, obj, post_url_continue=None):
         # Post/redirect/get: reloading the page after an issue must never post (and issue) again.
@@ -97,10 +91,7 @@ class TokenAdmin(ActionRightsAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         token = get_object_or_404(Token.objects.select_related("datasource"), pk=object_id)
-        pending = request.session.get(ISSUED_SESSION_KEY, {})
-        raw = pending.pop(str(token.pk), None)
-        if raw is not None:
-            request.session[ISSUED_SESSION_KEY] = pending
+        raw = issued_pop(request=request, pk=token.pk, session_key=ISSUED_SESSION_KEY)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from eventsite.lib.admin import CredentialStatusFilter
+from eventsite.lib.admin import CredentialStatusFilter, issued_keep, issued_pop
 from eventsite.lib.errors import InvalidInput
 from tokens.models import PersonalToken
 from tokens.services import personal_token_issue, personal_token_revoke
@@ -106,12 +106,7 @@ class PersonalTokenAdmin(admin.ModelAdmin):
             )
         except InvalidInput as error:  # the form checked the same; a race with the clock is all that is left
             raise PermissionDenied(error.message) from None
-        for field in PersonalToken._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(issued.token, field.attname))
-        obj._state.adding = False
-        pending = request.session.get(ISSUED_SESSION_KEY, {})
-        pending[str(issued.token.pk)] = issued.raw
-        request.session[ISSUED_SESSION_KEY] = pending
+        issued_keep(request=request, obj=obj, issued_row=issued.token, raw=issued.raw, session_key=ISSUED_SESSION_KEY)
 
     def response_add(self, request, obj, post_url_continue=None):
         # Post/redirect/get: reloading must never post (and issue) again.
@@ -121,11 +116,8 @@ class PersonalTokenAdmin(admin.ModelAdmin):
         token = get_object_or_404(PersonalToken.objects.select_related("user"), pk=object_id)
         if not self.has_view_permission(request, token):
             raise PermissionDenied
-        pending = request.session.get(ISSUED_SESSION_KEY, {})
         # Only its issuer's session holds the raw value; popping it shows it exactly once.
-        raw = pending.pop(str(token.pk), None)
-        if raw is not None:
-            request.session[ISSUED_SESSION_KEY] = pending
+        raw = issued_pop(request=request, pk=token.pk, session_key=ISSUED_SESSION_KEY)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

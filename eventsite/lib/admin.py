@@ -50,3 +50,25 @@ class CredentialStatusFilter(admin.SimpleListFilter):
         if self.value() == "expired":
             return queryset.filter(revoked_at=None, expires_at__lte=now)
         return queryset
+
+
+def issued_keep(*, request, obj, issued_row, raw: str, session_key: str) -> None:
+    """After a service issued a credential from an admin add form: give the form's unsaved `obj`
+    the issued row's values (the admin logs and redirects with it), and keep the raw value in this
+    session only, for the issued page to show once (issued_pop)."""
+    for field in type(issued_row)._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(issued_row, field.attname))
+    obj._state.adding = False
+    pending = request.session.get(session_key, {})
+    pending[str(issued_row.pk)] = raw
+    request.session[session_key] = pending
+
+
+def issued_pop(*, request, pk, session_key: str) -> str | None:
+    """The raw value issued_keep kept for row `pk`, removed as it is read (None the second time,
+    and in any other session)."""
+    pending = request.session.get(session_key, {})
+    raw = pending.pop(str(pk), None)
+    if raw is not None:
+        request.session[session_key] = pending
+    return raw
